@@ -1,0 +1,37 @@
+"""pytest set-up shared by the unit tests and nbval.
+
+nbval starts one kernel per notebook after this file is imported, so the environment set here is
+what the kernels see: the same pins that tools/run_notebooks.py uses to write the outputs.
+"""
+
+import time
+from collections import defaultdict
+
+from tools.run_notebooks import pin_kernel_environment
+
+pin_kernel_environment()
+
+_notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_collectstart(collector):
+    # Library warnings on stderr are not part of a notebook's result; the static tests make sure
+    # that no committed notebook carries stderr in the first place.
+    if collector.fspath and collector.fspath.ext == ".ipynb":
+        collector.skip_compare += ("stderr",)
+
+
+def pytest_runtest_call(item):
+    item._started = time.perf_counter()
+
+
+def pytest_runtest_teardown(item):
+    if str(item.fspath).endswith(".ipynb") and hasattr(item, "_started"):
+        _notebook_seconds[item.fspath.basename] += time.perf_counter() - item._started
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _notebook_seconds:
+        terminalreporter.section("notebook execution time under nbval")
+        for name, seconds in sorted(_notebook_seconds.items()):
+            terminalreporter.write_line(f"{seconds:6.1f} s  {name}")

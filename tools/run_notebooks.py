@@ -1,0 +1,103 @@
+"""Execute notebooks in place: the only writer of committed outputs.
+
+    python tools/run_notebooks.py notebooks/05_local_global_cosine.ipynb [more.ipynb ...]
+
+Each notebook runs top to bottom in a fresh ``python3`` kernel of this environment, with the same
+pins that the tests give nbval's kernels (hash seed, one BLAS/torch thread, inline figures). The
+result is normalised (no timings, no volatile metadata) and stamped with ``source_hash``: the
+hash of its code cells and of the helpers modules it imports. tests/test_notebooks.py recomputes
+it, so a figure whose code changed since the last execution cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEP_CELL_METADATA = ("tags", "slideshow", "jupyter")
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+# What the kernels see; tests/conftest.py sets the same for nbval.
+KERNEL_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def pin_kernel_environment() -> None:
+    """Make the kernels started from this process reproducible (call before starting one)."""
+    os.environ.update(KERNEL_ENV)
+    os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
+
+
+def helper_modules(code: str) -> list[str]:
+    """Names of the ``helpers`` modules that a notebook's code imports or refers to."""
+    names = set(re.findall(r"\bhelpers\.(\w+)", code))
+    for group in re.findall(r"from\s+helpers\s+import\s+\(?([\w\s,]+)\)?", code):
+        names.update(n.split(" as ")[0].strip() for n in group.split(","))
+    return sorted(n for n in names if (ROOT / "helpers" / f"{n}.py").exists())
+
+
+def source_hash(nb: nbformat.NotebookNode) -> str:
+    """sha256 over the notebook's code cells and the helpers modules they use."""
+    code = "\n# %% cell\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    digest = hashlib.sha256(code.encode())
+    for name in helper_modules(code):
+        digest.update(f"\n# %% helpers/{name}.py\n".encode())
+        digest.update((ROOT / "helpers" / f"{name}.py").read_bytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def normalise(nb: nbformat.NotebookNode) -> None:
+    """Strip what changes from run to run or machine to machine; stamp the source hash."""
+    nb.metadata = nbformat.NotebookNode(
+        kernelspec=KERNELSPEC, language_info={"name": "python"}, source_hash=source_hash(nb)
+    )
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run one notebook in place; return its wall time in seconds."""
+    pin_kernel_environment()
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
+    seconds = time.perf_counter() - start
+    normalise(nb)
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__)
+        return 2
+    for p in map(Path, paths):
+        if p.suffix != ".ipynb" or not p.exists():
+            print(f"not a notebook: {p}", file=sys.stderr)
+            return 2
+    for p in map(Path, paths):
+        print(f"{p.name}: executed in {execute(p):.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
