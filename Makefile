@@ -1,16 +1,21 @@
-# The verbs a reader types. Everything runs inside .venv, made from requirements.txt on first use.
+# The verbs a reader types. Python packages live in .venv (from requirements.txt), the site's
+# JavaScript in node_modules/ (from package-lock.json); both are made on first use.
 PYTHON    ?= python3
 VENV      := .venv
 PY        := $(VENV)/bin/python
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup run lab test html slides bench clean
+.PHONY: setup run lab test html slides bench browser clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 run: setup          ## execute every notebook in place (fresh outputs), then render build/
@@ -20,14 +25,22 @@ run: setup          ## execute every notebook in place (fresh outputs), then ren
 lab: setup          ## JupyterLab on notebooks/, in the project's environment
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: setup         ## unit tests of helpers/, static checks, strict nbval of every notebook
+test: setup browser ## unit tests, static checks, strict nbval of every notebook, site in Chromium
 	$(PY) -m pytest
 
 html: setup         ## render the committed notebooks to build/ (no execution)
 	$(PY) tools/build_site.py
 
+slides: setup       ## html, plus a reveal.js deck per notebook under build/slides/
+	$(PY) tools/build_site.py --slides
+
 bench: setup        ## performance benchmarks (not part of test)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+browser:            ## headless Chromium for the browser tests (Debian's package, needs root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } || \
+	  echo "Chromium could not be installed: the browser tests will be skipped."
 
 clean:
 	rm -rf build

@@ -92,6 +92,21 @@ def test_normalised_metadata(notebook):
         assert not extra, f"{path.name}: volatile cell metadata {sorted(extra)}"
 
 
+def test_renders_on_nbviewer(notebook):
+    """Static PNG figures only (nbviewer runs no widgets; SVG output carries volatile ids), and
+    math delimiters that pair up, so MathJax sees the formulas the author wrote."""
+    path, nb = notebook
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            mimes = {m for out in cell.outputs for m in out.get("data", {})}
+            assert not {m for m in mimes if "widget" in m or m == "image/svg+xml"}, (
+                f"{path.name} cell {i}: {sorted(mimes)}")
+        elif cell.cell_type == "markdown":
+            text = re.sub(r"`[^`]*`", "", cell.source.replace("\\$", ""))
+            assert text.count("$$") % 2 == 0, f"{path.name} cell {i}: unpaired $$"
+            assert text.replace("$$", "").count("$") % 2 == 0, f"{path.name} cell {i}: unpaired $"
+
+
 def test_title_card_links_the_post(notebook):
     path, _ = notebook
     card = title_card(path)  # raises with a message naming what is missing

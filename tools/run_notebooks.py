@@ -58,13 +58,24 @@ def source_hash(nb: nbformat.NotebookNode) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def slide_type(cell: nbformat.NotebookNode) -> str | None:
+    """reveal.js slide type from the heading levels: '#'/'##' open a slide, '###' a sub-slide."""
+    if cell.cell_type == "markdown":
+        level = re.match(r"(#{1,3}) ", cell.source)
+        if level:
+            return "slide" if len(level[1]) <= 2 else "subslide"
+    return None
+
+
 def normalise(nb: nbformat.NotebookNode) -> None:
-    """Strip what changes from run to run or machine to machine; stamp the source hash."""
+    """Strip what changes from run to run or machine to machine; mark slides; stamp the hash."""
     nb.metadata = nbformat.NotebookNode(
         kernelspec=KERNELSPEC, language_info={"name": "python"}, source_hash=source_hash(nb)
     )
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
+        if kind := slide_type(cell):
+            cell.metadata["slideshow"] = {"slide_type": kind}
 
 
 def execute(path: Path, timeout: int = 600) -> float:
