@@ -37,8 +37,9 @@ def test_environment_yml_pulls_requirements():
 
 
 def imported_modules() -> set[str]:
-    """Top-level modules imported by helpers/, tools/, benchmarks/ and the notebooks."""
-    sources = [p.read_text() for d in ("helpers", "tools", "benchmarks") for p in (ROOT / d).glob("*.py")]
+    """Top-level modules imported by the notebooks and by helpers/, tools/, benchmarks/, tests/."""
+    sources = [p.read_text() for d in ("helpers", "tools", "benchmarks", "tests")
+               for p in (ROOT / d).glob("*.py")]
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")

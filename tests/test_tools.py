@@ -1,0 +1,35 @@
+"""The execution tool's bookkeeping: what the freshness hash covers, and the slide marks."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from tools.run_notebooks import helper_modules, normalise, slide_type, source_hash
+
+
+def test_helper_modules_finds_every_import_style():
+    for code in ["from helpers import attention as a, notebook", "import helpers.attention\n"
+                 "from helpers.notebook import setup", "helpers.attention.f()\nhelpers.notebook.g()"]:
+        assert helper_modules(code) == ["attention", "notebook"], code
+    assert helper_modules("from helpers import nosuchmodule") == []
+
+
+def test_hash_changes_with_code_but_not_with_outputs_or_markdown():
+    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("x = 1")])
+    before = source_hash(nb)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[0].source = "# another title"
+    assert source_hash(nb) == before
+    nb.cells[1].source = "x = 2"
+    assert source_hash(nb) != before
+
+
+def test_normalise_strips_volatile_metadata_and_marks_slides():
+    nb = new_notebook(cells=[new_markdown_cell("## Section"), new_markdown_cell("### Step"),
+                             new_markdown_cell("text"), new_code_cell("1")])
+    nb.cells[3].metadata = {"execution": {"iopub.status.idle": "2026"}, "tags": ["t"]}
+    nb.metadata["widgets"] = {}
+    normalise(nb)
+    assert set(nb.metadata) == {"kernelspec", "language_info", "source_hash"}
+    assert nb.cells[3].metadata == {"tags": ["t"]}
+    assert [slide_type(c) for c in nb.cells] == ["slide", "subslide", None, None]
+    assert nb.cells[0].metadata["slideshow"] == {"slide_type": "slide"}
