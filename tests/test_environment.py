@@ -37,8 +37,8 @@ def test_environment_yml_pulls_requirements():
 
 
 def imported_modules() -> set[str]:
-    """Top-level modules imported by the notebooks and by helpers/, tools/, benchmarks/, tests/."""
-    sources = [p.read_text() for d in ("helpers", "tools", "benchmarks", "tests")
+    """Top-level modules imported by the notebooks and by the .py files of the project."""
+    sources = [p.read_text() for d in ("helpers", "tools", "benchmarks", "tests", "data")
                for p in (ROOT / d).glob("*.py")]
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)

@@ -1,0 +1,270 @@
+"""Unit tests for the notebook-02 part of helpers/attention.py (the attention scale)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import integrate, optimize
+
+from helpers import attention as A
+
+SETTINGS = settings(max_examples=40, deadline=None)
+finite = st.floats(-6, 6, allow_nan=False, allow_infinity=False)
+score_vectors = st.integers(1, 12).flatmap(lambda n: arrays(np.float64, (n,), elements=finite))
+scales = st.floats(0.0, 8.0, allow_nan=False)
+
+
+# --- softmax Jacobian and gradient size, eqs. (2)-(3) --------------------------------------------
+
+
+@SETTINGS
+@given(score_vectors, scales)
+def test_half_l1_norm_of_jacobian_is_gradient_size(s, alpha):
+    jac = A.softmax_jacobian(s, alpha)
+    np.testing.assert_allclose(0.5 * np.abs(jac).sum(), A.gradient_size(s, alpha), rtol=1e-12, atol=1e-14)
+    # diagonal and off-diagonal parts carry half each
+    off = np.abs(jac).sum() - np.abs(np.diag(jac)).sum()
+    np.testing.assert_allclose(off, np.abs(np.diag(jac)).sum(), rtol=1e-10, atol=1e-14)
+
+
+@SETTINGS
+@given(score_vectors, scales)
+def test_collision_gini_entropy_identities(s, alpha):
+    n = s.size
+    c = A.collision_probability(s, alpha)
+    g = A.gradient_size(s, alpha)
+    h = A.softmax_entropy(s, alpha)
+    p = A.scaled_softmax(s, alpha)
+    np.testing.assert_allclose(c, (p * p).sum(), rtol=1e-12)
+    np.testing.assert_allclose(g, alpha * (1 - (p * p).sum()), rtol=1e-9, atol=1e-13)
+    assert 1 / n - 1e-12 <= c <= 1 + 1e-12
+    # Shannon >= Renyi-2 = -log(collision), and both lie in [0, log n]
+    assert -np.log(c) - 1e-9 <= h <= np.log(n) + 1e-9
+
+
+def test_jacobian_matches_torch_autograd():
+    rng = np.random.default_rng(1)
+    for n, alpha in [(2, 0.3), (7, 1.0), (31, 2.5), (64, 5.0)]:
+        s = torch.from_numpy(rng.standard_normal(n))
+        auto = torch.func.jacrev(lambda x: torch.softmax(alpha * x, -1))(s).numpy()
+        np.testing.assert_allclose(A.softmax_jacobian(s.numpy(), alpha), auto, atol=1e-15)
+
+
+def test_torch_version_agrees_and_is_differentiable():
+    rng = np.random.default_rng(2)
+    s = rng.standard_normal((5, 40))
+    alphas = np.array([0.0, 0.5, 1.0, 3.0, 10.0])
+    t = torch.tensor(s, requires_grad=True)
+    out = A.gradient_size_torch(t, torch.from_numpy(alphas))
+    np.testing.assert_allclose(out.detach().numpy(), A.gradient_size(s, alphas), rtol=1e-12, atol=1e-15)
+    out.sum().backward()
+    assert t.grad is not None and torch.isfinite(t.grad).all()
+
+
+def test_limits_small_and_large_alpha():
+    s = np.array([0.3, -1.2, 2.0, 0.1])
+    np.testing.assert_allclose(A.gradient_size(s, 1e-6), 1e-6 * (1 - 1 / 4), rtol=1e-5)
+    assert A.gradient_size(s, 200.0) < 1e-100
+
+
+def test_near_one_hot_is_accurate():
+    # two keys: 1 - sum p^2 = 2 e^{-ag} / (1 + e^{-ag})^2 exactly, even when it is ~1e-200
+    g = 0.7
+    for alpha in (1.0, 50.0, 300.0, 600.0):
+        exact = 2 * alpha * math.exp(-alpha * g) / (1 + math.exp(-alpha * g)) ** 2
+        np.testing.assert_allclose(A.gradient_size(np.array([0.0, -g]), alpha), exact, rtol=1e-13)
+
+
+def test_alpha_broadcasts_over_leading_axes():
+    s = np.random.default_rng(3).standard_normal((4, 9))
+    alphas = np.array([[0.5], [1.0], [2.0]])
+    out = A.gradient_size(s, alphas)
+    assert out.shape == (3, 4)
+    np.testing.assert_allclose(out[2], A.gradient_size(s, 2.0))
+    assert A.softmax_jacobian(s, 1.5).shape == (4, 9, 9)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: A.gradient_size(np.ones(3), -1.0), ValueError, "alpha"),
+        (lambda: A.gradient_size(np.array([1.0, np.nan]), 1.0), ValueError, "scores"),
+        (lambda: A.gradient_size(3.0, 1.0), ValueError, "scores"),
+        (lambda: A.gradient_size(np.ones((2, 3)), np.ones(5)), ValueError, "alpha"),
+        (lambda: A.gradient_size(torch.ones(3), 1.0), TypeError, "scores"),
+        (lambda: A.gradient_size(["a", "b"], 1.0), TypeError, "scores"),
+        (lambda: A.gradient_size_torch(np.ones(3), 1.0), TypeError, "scores"),
+        (lambda: A.gradient_size_torch(torch.ones(3), -2.0), ValueError, "alpha"),
+        (lambda: A.alpha_star_normal(1.0), ValueError, "n"),
+        (lambda: A.log_mgf_cosine(1.0, 1), ValueError, "d"),
+        (lambda: A.mean_limit_normal(2.5), TypeError, "n"),
+        (lambda: A.mean_limit_normal(1), ValueError, "n"),
+    ],
+)
+def test_bad_input_is_rejected(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# --- plug-in objective, Gaussian scores: eqs. (5)-(6) and the Lambert-W optimum -------------------
+
+
+def test_gaussian_mgf_by_quadrature():
+    for a in (0.5, 1.0, 2.0, 3.0):
+        val, _ = integrate.quad(lambda s: math.exp(a * s - s * s / 2) / math.sqrt(2 * math.pi), -40, 40)
+        np.testing.assert_allclose(val, math.exp(a * a / 2), rtol=1e-10)
+        np.testing.assert_allclose(A.plugin_collision_normal(a, 10), math.exp(a * a) / 10)
+
+
+@pytest.mark.parametrize("n", [2.5, 40, 512, 4096, 20000, 1e6])
+def test_lambert_w_optimum_is_the_maximiser(n):
+    a = A.alpha_star_normal(n)
+    np.testing.assert_allclose((1 + 2 * a * a) * math.exp(a * a), n, rtol=1e-12)
+    res = optimize.minimize_scalar(
+        lambda x: -A.plugin_objective_normal(x, n), bounds=(0, math.sqrt(math.log(n))),
+        method="bounded", options={"xatol": 1e-12},
+    )
+    np.testing.assert_allclose(res.x, a, atol=1e-7)
+
+
+def test_post_numbers_gaussian():
+    np.testing.assert_allclose(A.alpha_star_normal([40, 512, 20000]), [1.4342, 2.0084, 2.6782], atol=1e-4)
+    ns = 40 * np.arange(1, 501)
+    a = A.alpha_star_normal(ns)
+    c = (a * np.sqrt(np.log(ns))).sum() / np.log(ns).sum()
+    assert abs(c - 0.84) < 0.005
+
+
+# --- cosine scores: MGF, sampler and optimum ------------------------------------------------------
+
+
+def test_cosine_log_mgf_against_mpmath():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    for d in (2, 3, 8, 128, 768, 5000):
+        for a in (1e-6, 0.3, 5.0, 30.0, 200.0, 2600.0, 1e4):
+            ref = float(mpmath.log(mpmath.hyp0f1(mpmath.mpf(d) / 2, mpmath.mpf(a) ** 2 / 4, maxterms=10**6)))
+            np.testing.assert_allclose(A.log_mgf_cosine(a, d), ref, rtol=1e-10, err_msg=f"d={d} a={a}")
+
+
+def test_cosine_log_mgf_by_quadrature_and_limits():
+    d = 128
+    for a in (1.0, 10.0, 30.0):
+        norm = integrate.quad(lambda s: (1 - s * s) ** ((d - 3) / 2), -1, 1, epsrel=1e-12)[0]
+        val = integrate.quad(lambda s: math.exp(a * s) * (1 - s * s) ** ((d - 3) / 2), -1, 1, epsrel=1e-12)[0]
+        np.testing.assert_allclose(A.log_mgf_cosine(a, d), math.log(val / norm), rtol=1e-9)
+    # even in alpha, 0 at 0, variance 1/d at small alpha, vectorised over alpha and d
+    np.testing.assert_allclose(A.log_mgf_cosine(-3.0, 64), A.log_mgf_cosine(3.0, 64))
+    assert A.log_mgf_cosine(0.0, 64) == 0.0
+    np.testing.assert_allclose(A.log_mgf_cosine(1e-4, 64), 1e-8 / (2 * 64), rtol=1e-6)
+    assert A.log_mgf_cosine(np.ones((2, 3)), np.array([8, 64, 128])).shape == (2, 3)
+
+
+def test_cosine_sampler_moments():
+    rng = np.random.default_rng(4)
+    s = A.sample_scores(rng, 200_000, "cosine", d=128)
+    assert np.all(np.abs(s) <= 1)
+    np.testing.assert_allclose(s.var(), 1 / 128, rtol=0.02)
+    np.testing.assert_allclose(np.exp(10 * s).mean(), np.exp(A.log_mgf_cosine(10.0, 128)), rtol=0.01)
+
+
+def test_post_numbers_cosine():
+    a = A.alpha_star_cosine(np.array([40, 512, 4096]), 128)
+    np.testing.assert_allclose(a, [16.81, 24.21, 29.70], atol=0.01)
+    for n, x in zip([40, 512, 4096], a):
+        f = A.plugin_objective_cosine(np.array([x - 1e-3, x, x + 1e-3]), n, 128)
+        assert f[1] >= f[0] and f[1] >= f[2]
+    assert np.ndim(A.alpha_star_cosine(512, 128)) == 0
+
+
+# --- Monte Carlo of the exact objective -----------------------------------------------------------
+
+
+def test_mean_limit_two_keys_is_inverse_sqrt_pi():
+    np.testing.assert_allclose(A.mean_limit_normal(2), 1 / math.sqrt(math.pi), rtol=1e-10)
+    assert A.mean_limit_normal(40) < A.mean_limit_normal(512) < math.sqrt(2 * math.log(512))
+
+
+def test_exact_mean_two_keys_by_one_dimensional_integral():
+    # n = 2: E[a h(a g)] with h(x) = 2e^-x/(1+e^-x)^2 and g = |s1 - s2| half-normal of variance 2
+    def direct(a):
+        f = lambda x: math.exp(-x * x / 4) / math.sqrt(math.pi) * 2 * a * math.exp(-a * x) / (1 + math.exp(-a * x)) ** 2
+        return integrate.quad(f, 0, np.inf, epsabs=0, epsrel=1e-13, limit=200)[0]
+
+    alphas = np.array([0.5, 1.0, 4.0, 30.0])
+    np.testing.assert_allclose(A.mean_gradient_size_normal(alphas, 2), [direct(a) for a in alphas], rtol=1e-11)
+
+
+def test_exact_mean_rises_to_its_limit_and_matches_monte_carlo():
+    n = 64
+    curve = A.mean_gradient_size_normal(np.geomspace(0.5, 1e4, 25), n)
+    limit = A.mean_limit_normal(n)
+    assert np.all(np.diff(curve) > 0) and np.all(curve < limit) and limit - curve[-1] < 1e-6
+    alphas = np.array([1.0, 3.0, 8.0])
+    mc = A.monte_carlo(alphas, n, 20_000, np.random.default_rng(7))
+    z = (mc.mean(1) - A.mean_gradient_size_normal(alphas, n)) / (mc.std(1) / math.sqrt(mc.shape[1]))
+    assert np.all(np.abs(z) < 4)
+    # small alpha: the plug-in is exact to O(1/n^2)
+    np.testing.assert_allclose(A.mean_gradient_size_normal(0.5, 4096), A.plugin_objective_normal(0.5, 4096), rtol=1e-6)
+    with pytest.raises(ValueError, match="alpha"):
+        A.mean_gradient_size_normal(0.1, 8)
+    with pytest.raises(TypeError, match="n"):
+        A.mean_gradient_size_normal(1.0, 8.0)
+
+
+def test_monte_carlo_matches_direct_evaluation():
+    alphas = np.array([0.5, 2.0, 7.0])
+    out = A.monte_carlo(alphas, 16, 50, np.random.default_rng(5))
+    s = A.sample_scores(np.random.default_rng(5), (50, 16))
+    assert out.shape == (3, 50)
+    for k, a in enumerate(alphas):
+        np.testing.assert_allclose(out[k], A.gradient_size(s, a), rtol=1e-12)
+    ent = A.monte_carlo(alphas, 16, 50, np.random.default_rng(5), statistic="entropy")
+    np.testing.assert_allclose(ent[1], A.softmax_entropy(s, 2.0), rtol=1e-12)
+    col = A.monte_carlo(alphas, 16, 50, np.random.default_rng(5), "cosine", d=64, statistic="collision")
+    sc = A.sample_scores(np.random.default_rng(5), (50, 16), "cosine", d=64)
+    np.testing.assert_allclose(col[0], A.collision_probability(sc, 0.5), rtol=1e-12)
+
+
+def test_plug_in_is_right_at_small_alpha_and_wrong_past_the_threshold():
+    n = 512
+    mc = A.monte_carlo(np.array([1.0, 3.0]), n, 400, np.random.default_rng(6), statistic="collision").mean(1)
+    np.testing.assert_allclose(mc[0], A.plugin_collision_normal(1.0, n), rtol=0.05)
+    assert A.plugin_collision_normal(3.0, n) > 10 * mc[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        (dict(alphas=[-1.0]), ValueError),
+        (dict(n=1), ValueError),
+        (dict(n=8.0), TypeError),
+        (dict(repeats=0), ValueError),
+        (dict(statistic="l2"), ValueError),
+        (dict(law="laplace"), ValueError),
+        (dict(law="cosine"), ValueError),
+        (dict(d=16), ValueError),
+        (dict(rng=np.random.RandomState(0)), TypeError),
+    ],
+)
+def test_monte_carlo_rejects_bad_input(kwargs, exc):
+    args = dict(alphas=[1.0], n=8, repeats=4, rng=np.random.default_rng(0)) | kwargs
+    with pytest.raises(exc):
+        A.monte_carlo(**args)
+
+
+def test_plateau_on_a_known_curve():
+    alphas = np.geomspace(0.5, 20, 200)
+    y = 3 - (np.log(alphas) - np.log(4.0)) ** 2  # peak at 4; above 0.9*3 for |log(a/4)| < sqrt(0.3)
+    lo, hi, centre = A.plateau(alphas, y, 0.9)
+    np.testing.assert_allclose([lo, hi, centre], [4 * np.exp(-np.sqrt(0.3)), 4 * np.exp(np.sqrt(0.3)), 4], rtol=1e-3)
+    with pytest.raises(ValueError, match="both sides"):
+        A.plateau(alphas, alphas, 0.9)
+    with pytest.raises(ValueError, match="level"):
+        A.plateau(alphas, y, 1.5)
+    with pytest.raises(ValueError, match="increasing"):
+        A.plateau(alphas[::-1], y, 0.9)
