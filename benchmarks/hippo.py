@@ -31,30 +31,6 @@ from helpers import hippo  # noqa: E402
 STEPS = 10_000
 
 
-def legt_loop(N: int, theta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """LegT one entry at a time, straight from eq. leg-t-hippo-1 (the baseline)."""
-    A, B = np.zeros((N, N)), np.zeros(N)
-    for n in range(N):
-        B[n] = math.sqrt(2 * (2 * n + 1)) / theta
-        for k in range(N):
-            sign = 1.0 if k < n else (-1.0) ** (n - k)
-            A[n, k] = -sign * math.sqrt((2 * n + 1) * (2 * k + 1)) / theta
-    return A, B
-
-
-def legs_loop(N: int) -> tuple[np.ndarray, np.ndarray]:
-    """LegS one entry at a time, straight from eq. leg-s-hippo (the baseline)."""
-    A, B = np.zeros((N, N)), np.zeros(N)
-    for n in range(N):
-        B[n] = math.sqrt(2 * (2 * n + 1))
-        for k in range(N):
-            if k < n:
-                A[n, k] = -math.sqrt((2 * n + 1) * (2 * k + 1))
-            elif k == n:
-                A[n, k] = -(n + 1.0)
-    return A, B
-
-
 def timed(fn, repeat: int = 1):
     """(best wall time in seconds over ``repeat`` runs, last result)."""
     best, out = math.inf, None
@@ -70,9 +46,9 @@ def row(N: int) -> dict[str, float]:
     r = {}
     r["legt"], (A, B) = timed(lambda: hippo.legt(N), fast)
     slow = 3 if N <= 256 else 1
-    r["legt_loop"], (A0, B0) = timed(lambda: legt_loop(N), slow)
+    r["legt_loop"], (A0, B0) = timed(lambda: hippo.legt_entrywise(N), slow)
     r["legs"], (As, Bs) = timed(lambda: hippo.legs(N), fast)
-    r["legs_loop"], (As0, Bs0) = timed(lambda: legs_loop(N), slow)
+    r["legs_loop"], (As0, Bs0) = timed(lambda: hippo.legs_entrywise(N), slow)
     assert np.allclose(A, A0, rtol=1e-14, atol=0) and np.allclose(As, As0, rtol=1e-14, atol=0)
     assert np.allclose(B, B0, rtol=1e-14) and np.allclose(Bs, Bs0, rtol=1e-14)
     r["bilinear"], (Ad, Bd) = timed(lambda: hippo.discretize(A, B, 1e-3, "bilinear"), fast)

@@ -28,6 +28,7 @@ orientation flip ``diag((-1)^n)``.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "norm_scale",
     "legt",
     "legs",
+    "legt_entrywise",
+    "legs_entrywise",
     "fourier",
     "low_rank_correction",
     "discretize",
@@ -155,6 +158,31 @@ def legs(N: int, norm: str = "post") -> tuple[np.ndarray, np.ndarray]:
     A = -np.tril(np.outer(r, r), -1) - np.diag(n + 1.0)
     B = np.sqrt(2.0) * r
     return _rescale(A, B, norm)
+
+
+def legt_entrywise(N: int, theta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``legt(N, theta)`` built one entry at a time in plain Python: the straightforward
+    reference that the vectorised builder is tested and benchmarked against."""
+    N, theta = _check_N(N), _check_positive("theta", theta)
+    A, B = np.zeros((N, N)), np.zeros(N)
+    for n in range(N):
+        B[n] = math.sqrt(2 * (2 * n + 1)) / theta
+        for k in range(N):
+            sign = 1.0 if k < n else (-1.0) ** (n - k)
+            A[n, k] = -sign * math.sqrt((2 * n + 1) * (2 * k + 1)) / theta
+    return A, B
+
+
+def legs_entrywise(N: int) -> tuple[np.ndarray, np.ndarray]:
+    """``legs(N)`` built one entry at a time in plain Python (reference, as ``legt_entrywise``)."""
+    N = _check_N(N)
+    A, B = np.zeros((N, N)), np.zeros(N)
+    for n in range(N):
+        B[n] = math.sqrt(2 * (2 * n + 1))
+        for k in range(n):
+            A[n, k] = -math.sqrt((2 * n + 1) * (2 * k + 1))
+        A[n, n] = -(n + 1.0)
+    return A, B
 
 
 def fourier(K: int, theta: float = 1.0, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:

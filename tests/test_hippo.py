@@ -17,29 +17,6 @@ thetas = st.floats(0.05, 20.0)
 norms = st.sampled_from(H.NORMS)
 
 
-# --- reference constructions: one entry at a time, straight from the post's formulas ----------
-
-
-def legt_loop(N, theta=1.0):
-    A, B = np.zeros((N, N)), np.zeros(N)
-    for n in range(N):
-        B[n] = math.sqrt(2 * (2 * n + 1)) / theta
-        for k in range(N):
-            sign = 1.0 if k < n else (-1.0) ** (n - k)
-            A[n, k] = -sign * math.sqrt((2 * n + 1) * (2 * k + 1)) / theta
-    return A, B
-
-
-def legs_loop(N):
-    A, B = np.zeros((N, N)), np.zeros(N)
-    for n in range(N):
-        B[n] = math.sqrt(2 * (2 * n + 1))
-        for k in range(n):
-            A[n, k] = -math.sqrt((2 * n + 1) * (2 * k + 1))
-        A[n, n] = -(n + 1)
-    return A, B
-
-
 # --- the matrices ------------------------------------------------------------------------------
 
 
@@ -47,7 +24,7 @@ def legs_loop(N):
 @given(N=sizes, theta=thetas)
 def test_legt_matches_the_formula_entry_by_entry(N, theta):
     A, B = H.legt(N, theta)
-    A0, B0 = legt_loop(N, theta)
+    A0, B0 = H.legt_entrywise(N, theta)
     np.testing.assert_allclose(A, A0, rtol=1e-14, atol=0)
     np.testing.assert_allclose(B, B0, rtol=1e-14, atol=0)
 
@@ -56,7 +33,7 @@ def test_legt_matches_the_formula_entry_by_entry(N, theta):
 @given(N=sizes)
 def test_legs_matches_the_formula_entry_by_entry(N):
     A, B = H.legs(N)
-    A0, B0 = legs_loop(N)
+    A0, B0 = H.legs_entrywise(N)
     np.testing.assert_allclose(A, A0, rtol=1e-14, atol=0)
     np.testing.assert_allclose(B, B0, rtol=1e-14, atol=0)
 
