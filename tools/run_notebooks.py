@@ -67,6 +67,22 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
     return None
 
 
+def stable_outputs(outputs: list) -> list:
+    """Outputs as they would look on any machine: consecutive prints to one stream merged into
+    one output (the kernel splits them by timing), checkout paths in tracebacks made relative."""
+    merged = []
+    for out in outputs:
+        if out.output_type == "error":
+            out.traceback = [line.replace(f"{ROOT}/", "") for line in out.traceback]
+        last = merged[-1] if merged else None
+        if (out.output_type == "stream" and last is not None and last.output_type == "stream"
+                and last.name == out.name):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def normalise(nb: nbformat.NotebookNode) -> None:
     """Strip what changes from run to run or machine to machine; mark slides; stamp the hash."""
     nb.metadata = nbformat.NotebookNode(
@@ -76,6 +92,8 @@ def normalise(nb: nbformat.NotebookNode) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA}
         if kind := slide_type(cell):
             cell.metadata["slideshow"] = {"slide_type": kind}
+        if cell.cell_type == "code":
+            cell.outputs = stable_outputs(cell.outputs)
 
 
 def execute(path: Path, timeout: int = 600) -> float:
