@@ -4,12 +4,21 @@ nbval starts one kernel per notebook after this file is imported, so the environ
 what the kernels see: the same pins that tools/run_notebooks.py uses to write the outputs.
 """
 
+import os
 import time
 from collections import defaultdict
+
+from hypothesis import settings
 
 from tools.run_notebooks import pin_kernel_environment
 
 pin_kernel_environment()
+
+# CI replays the same hypothesis examples on every run (a red CI is then a real regression, not a
+# newly drawn example); locally every run explores new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 
