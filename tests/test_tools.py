@@ -3,7 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tools.run_notebooks import ROOT, helper_modules, normalise, slide_type, source_hash, stable_outputs
+from tools.run_notebooks import helper_modules, normalise, slide_type, source_hash, stable_outputs
 
 
 def test_helper_modules_finds_every_import_style():
@@ -35,12 +35,10 @@ def test_normalise_strips_volatile_metadata_and_marks_slides():
     assert nb.cells[0].metadata["slideshow"] == {"slide_type": "slide"}
 
 
-def test_stable_outputs_merges_stream_chunks_and_relativises_tracebacks():
+def test_stable_outputs_merges_consecutive_chunks_of_one_stream():
     out = nbformat.v4.new_output
     outputs = [out("stream", name="stdout", text="a\n"), out("stream", name="stdout", text="b\n"),
-               out("stream", name="stderr", text="w\n"),
-               out("error", ename="E", evalue="v", traceback=[f"File {ROOT}/helpers/x.py:1"])]
+               out("stream", name="stderr", text="w\n"), out("stream", name="stdout", text="c\n")]
     merged = stable_outputs(outputs)
-    assert [o.get("name") for o in merged] == ["stdout", "stderr", None]
-    assert merged[0].text == "a\nb\n"
-    assert merged[2].traceback == ["File helpers/x.py:1"]
+    assert [(o.name, o.text) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "w\n"),
+                                                  ("stdout", "c\n")]

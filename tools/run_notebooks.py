@@ -68,12 +68,10 @@ def slide_type(cell: nbformat.NotebookNode) -> str | None:
 
 
 def stable_outputs(outputs: list) -> list:
-    """Outputs as they would look on any machine: consecutive prints to one stream merged into
-    one output (the kernel splits them by timing), checkout paths in tracebacks made relative."""
+    """Consecutive prints to one stream merged into one output: the kernel splits them by timing,
+    so without this a re-execution can differ from the committed notebook in its JSON alone."""
     merged = []
     for out in outputs:
-        if out.output_type == "error":
-            out.traceback = [line.replace(f"{ROOT}/", "") for line in out.traceback]
         last = merged[-1] if merged else None
         if (out.output_type == "stream" and last is not None and last.output_type == "stream"
                 and last.name == out.name):
