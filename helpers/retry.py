@@ -137,8 +137,8 @@ class Exponential:
 
 
 @dataclass(frozen=True)
-class FullJitter:
-    """``U(0, inner(n))``: the whole delay is random (AWS "full jitter")."""
+class _JitterOf:
+    """A random delay derived from another wait ``inner``, drawn with ``rng``."""
 
     inner: Wait
     rng: _Uniform
@@ -147,22 +147,19 @@ class FullJitter:
         if not callable(self.inner):
             raise TypeError("inner must be a wait (callable (n, previous) -> seconds)")
         _check_rng(self.rng)
+
+
+@dataclass(frozen=True)
+class FullJitter(_JitterOf):
+    """``U(0, inner(n))``: the whole delay is random (AWS "full jitter")."""
 
     def __call__(self, n: int, previous: float = 0.0) -> float:
         return float(self.rng.uniform(0.0, self.inner(n, previous)))
 
 
 @dataclass(frozen=True)
-class EqualJitter:
+class EqualJitter(_JitterOf):
     """``w/2 + U(0, w/2)`` with ``w = inner(n)``: half fixed, half random ("equal jitter")."""
-
-    inner: Wait
-    rng: _Uniform
-
-    def __post_init__(self) -> None:
-        if not callable(self.inner):
-            raise TypeError("inner must be a wait (callable (n, previous) -> seconds)")
-        _check_rng(self.rng)
 
     def __call__(self, n: int, previous: float = 0.0) -> float:
         w = self.inner(n, previous)
