@@ -5,7 +5,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup run lab test html slides bench browser clean
+.PHONY: setup run lab test seeds html slides bench browser clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -25,8 +25,12 @@ run: setup          ## execute every notebook in place (fresh outputs), then ren
 lab: setup          ## JupyterLab on notebooks/, in the project's environment
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: setup browser ## unit tests, static checks, strict nbval of every notebook, site in Chromium
-	$(PY) -m pytest
+test: setup browser ## unit tests, strict nbval (twice: this CPU's kernels and old ones), seed sweep, site
+	$(PY) -m pytest -n 2 --dist loadfile
+
+OFFSETS ?= 1 2
+seeds: setup        ## re-execute every notebook with its seeds shifted by each of OFFSETS (no compare)
+	$(PY) tools/seed_sweep.py --offsets $(OFFSETS) $(NOTEBOOKS)
 
 html: setup         ## render the committed notebooks to build/ (no execution)
 	$(PY) tools/build_site.py

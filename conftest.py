@@ -5,7 +5,7 @@ what the kernels see: the same pins that tools/run_notebooks.py uses to write th
 """
 
 import os
-import time
+from pathlib import Path
 from collections import defaultdict
 
 from hypothesis import settings
@@ -30,13 +30,10 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
-def pytest_runtest_call(item):
-    item._started = time.perf_counter()
-
-
-def pytest_runtest_teardown(item):
-    if str(item.fspath).endswith(".ipynb") and hasattr(item, "_started"):
-        _notebook_seconds[item.fspath.basename] += time.perf_counter() - item._started
+def pytest_runtest_logreport(report):
+    # Runs in the main process under pytest-xdist too: each notebook cell is one call report.
+    if report.when == "call" and report.location[0].endswith(".ipynb"):
+        _notebook_seconds[Path(report.location[0]).name] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):

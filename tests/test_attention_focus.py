@@ -1,4 +1,4 @@
-"""Unit and property tests of the notebook-03 part of helpers/attention.py (can attention focus?)."""
+"""Unit and property tests of the helpers/attention_focus.py (can attention focus?)."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import ndtr
 
-from helpers import attention as A
+from helpers import attention_focus as A
 
 FEW = settings(max_examples=40, deadline=None)
 

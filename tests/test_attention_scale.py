@@ -1,4 +1,4 @@
-"""Unit tests for the notebook-02 part of helpers/attention.py (the attention scale)."""
+"""Unit tests for the helpers/attention_scale.py (the attention scale)."""
 
 import math
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import integrate, optimize
 
-from helpers import attention as A
+from helpers import attention_scale as A
 
 SETTINGS = settings(max_examples=40, deadline=None)
 finite = st.floats(-6, 6, allow_nan=False, allow_infinity=False)

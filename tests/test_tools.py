@@ -7,9 +7,9 @@ from tools.run_notebooks import helper_modules, normalise, slide_type, source_ha
 
 
 def test_helper_modules_finds_every_import_style():
-    for code in ["from helpers import attention as a, notebook", "import helpers.attention\n"
-                 "from helpers.notebook import setup", "helpers.attention.f()\nhelpers.notebook.g()"]:
-        assert helper_modules(code) == ["attention", "notebook"], code
+    for code in ["from helpers import attention_scale as a, notebook", "import helpers.attention_scale\n"
+                 "from helpers.notebook import setup", "helpers.attention_scale.f()\nhelpers.notebook.g()"]:
+        assert helper_modules(code) == ["attention_scale", "notebook"], code
     assert helper_modules("from helpers import nosuchmodule") == []
 
 
@@ -42,3 +42,14 @@ def test_stable_outputs_merges_consecutive_chunks_of_one_stream():
     merged = stable_outputs(outputs)
     assert [(o.name, o.text) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "w\n"),
                                                   ("stdout", "c\n")]
+
+
+def test_helper_modules_follows_imports_inside_helpers(tmp_path, monkeypatch):
+    import tools.run_notebooks as rn
+
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "topic.py").write_text("from ._validate import real_array\n")
+    (tmp_path / "helpers" / "_validate.py").write_text("from . import base\n")
+    (tmp_path / "helpers" / "base.py").write_text("x = 1\n")
+    monkeypatch.setattr(rn, "ROOT", tmp_path)
+    assert rn.helper_modules("from helpers import topic") == ["_validate", "base", "topic"]

@@ -38,14 +38,28 @@ def pin_kernel_environment() -> None:
     """Make the kernels started from this process reproducible (call before starting one)."""
     os.environ.update(KERNEL_ENV)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
+    os.environ.pop("SCISPACES_SEED_OFFSET", None)  # committed outputs are those of seed offset 0
 
 
 def helper_modules(code: str) -> list[str]:
-    """Names of the ``helpers`` modules that a notebook's code imports or refers to."""
-    names = set(re.findall(r"\bhelpers\.(\w+)", code))
-    for group in re.findall(r"from\s+helpers\s+import\s+\(?([\w\s,]+)\)?", code):
-        names.update(n.split(" as ")[0].strip() for n in group.split(","))
-    return sorted(n for n in names if (ROOT / "helpers" / f"{n}.py").exists())
+    """Names of the ``helpers`` modules that a notebook's code uses, with the helpers modules
+    those import in turn (``from . import x``, ``from ._validate import y``)."""
+    found: set[str] = set()
+    todo = [code]
+    while todo:
+        src = todo.pop()
+        names = set(re.findall(r"\bhelpers\.(\w+)", src))
+        for group in re.findall(r"from\s+helpers\s+import\s+\(?([\w\s,]+)\)?", src):
+            names.update(n.split(" as ")[0].strip() for n in group.split(","))
+        names.update(re.findall(r"^\s*from\s+\.(\w+)\s+import", src, re.M))
+        for group in re.findall(r"^\s*from\s+\.\s+import\s+\(?([\w\s,]+)\)?", src, re.M):
+            names.update(n.split(" as ")[0].strip() for n in group.split(","))
+        for name in sorted(names - found):
+            path = ROOT / "helpers" / f"{name}.py"
+            if path.exists():
+                found.add(name)
+                todo.append(path.read_text(encoding="utf-8"))
+    return sorted(found)
 
 
 def source_hash(nb: nbformat.NotebookNode) -> str:
