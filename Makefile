@@ -18,7 +18,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-run: setup          ## execute every notebook in place (fresh outputs), then render build/
+run: setup          ## execute every notebook in place (fresh outputs), then build the book
 	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
 	$(PY) tools/build_site.py
 
@@ -32,10 +32,10 @@ OFFSETS ?= 1 2
 seeds: setup        ## re-execute every notebook with its seeds shifted by each of OFFSETS (no compare)
 	$(PY) tools/seed_sweep.py --offsets $(OFFSETS) $(NOTEBOOKS)
 
-html: setup         ## render the committed notebooks to build/ (no execution)
+html: setup         ## the book: build/html/ from the committed notebooks (no execution)
 	$(PY) tools/build_site.py
 
-slides: setup       ## html, plus a reveal.js deck per notebook under build/slides/
+slides: setup       ## the book plus a teaching deck per notebook: build/html/slides/
 	$(PY) tools/build_site.py --slides
 
 bench: setup        ## performance benchmarks (not part of test)

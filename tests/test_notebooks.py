@@ -125,3 +125,34 @@ def test_readme_lists_every_notebook_with_nbviewer_and_binder():
     assert listed == {p.name for p in NOTEBOOKS}, "README table and notebooks/ disagree"
     for row in rows:
         assert "nbviewer.org/github/" in row and "mybinder.org/v2/gh/" in row, row
+
+
+def test_headings_open_their_cells(notebook):
+    """A ``##`` section or ``###`` step heading is the first line of its cell, so the execution
+    tool can start a slide there (a heading mid-cell would get no slide)."""
+    path, nb = notebook
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        text = re.sub(r"<details>.*?</details>", "", cell.source, flags=re.S)
+        inner = [line for line in text.splitlines()[1:] if re.match(r"#{2,3} ", line)]
+        assert not inner, f"{path.name} cell {i}: heading {inner[0]!r} is not the first line"
+
+
+def test_every_step_has_speaker_notes(notebook):
+    """Each ``###`` step carries a cell tagged ``notes`` (what to say, the question to ask) before
+    the next heading: the teaching deck shows it in the speaker view."""
+    path, nb = notebook
+    step, has_notes, missing = None, True, []
+    for cell in nb.cells + [nbformat.v4.new_markdown_cell("## end")]:
+        heading = re.match(r"(#{2,3}) (.*)", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            if step is not None and not has_notes:
+                missing.append(step)
+            step = heading[2] if heading[1] == "###" else None
+            has_notes = False
+        elif "notes" in cell.metadata.get("tags", []):
+            assert cell.cell_type == "markdown" and cell.source.startswith("**Speaker notes.**"), (
+                f"{path.name}: a notes cell must be Markdown starting with '**Speaker notes.**'")
+            has_notes = True
+    assert not missing, f"{path.name}: steps without speaker notes: {missing}"

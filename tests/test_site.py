@@ -1,29 +1,35 @@
-"""The rendered site and slides: built from the committed notebooks, checked offline and in a
+"""The book and the teaching decks: built from the committed notebooks, checked offline and in a
 real browser (headless Chromium from the system, driven by Playwright).
 
 The browser tests skip, saying why, only where Chromium is not installed (`make test` installs
-Debian's package when it runs as root). Screenshots land in build/screenshots/ for review.
+Debian's package when it runs as root). Screenshots, and a report of every deck's slide count and
+tallest slide (decks.json), land in build/screenshots/ for review.
 """
 
 import functools
 import http.server
+import json
 import re
 import shutil
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
 
-from tools.build_site import BUILD, ROOT, SESSION_ORDER, build, notebooks
+from tools.build_site import (BUILD, DECK_HEIGHT, DECK_WIDTH, ROOT, SESSION_ORDER, SITE, build,
+                              notebooks)
 
 NOTEBOOKS = notebooks()
+SHOTS = BUILD / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 
-# Installed before the page's scripts run: make every TeX error an error (MathJax 2 would
-# otherwise render undefined macros in red and carry on) and record each one.
+# For the decks (nbconvert's template sets no MathJax config of its own): installed before the
+# page's scripts run, it makes every TeX error an error and records each one.
 MATHJAX_PROBE = """
 window.__mathErrors = [];
 window.MathJax = {
@@ -36,10 +42,22 @@ window.MathJax = {
   }
 };"""
 
+# For the book (its config already turns TeX errors into error boxes): every math element was
+# typeset, and none holds an error.
+BOOK_MATH = """() => {
+  const math = Array.from(document.querySelectorAll('span.math, div.math'));
+  return {
+    total: math.length,
+    untypeset: math.filter(m => !m.querySelector('.MathJax_CHTML, .MathJax_Display')).length,
+    errors: document.querySelectorAll('.mjx-merror').length
+            + (document.body.innerText.includes('Math Processing Error') ? 1 : 0),
+  };
+}"""
+
 
 @pytest.fixture(scope="module")
 def site():
-    return build(BUILD, slides=True)
+    return build(SITE, slides=True)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +67,7 @@ def server(site):
             pass
 
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(BUILD)))
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}/"
     httpd.shutdown()
@@ -62,15 +80,16 @@ def browser():
                     "`apt-get install chromium`); the browser checks did not run")
     from playwright.sync_api import sync_playwright
 
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
 
-def open_page(browser, url):
+def open_page(browser, url, width=1366, height=768, probe=False):
     """Open ``url``; return the page and the list that collects its problems as they happen."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": height})
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
             if m.type == "error" else None)
@@ -78,7 +97,8 @@ def open_page(browser, url):
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
             if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    page.add_init_script(MATHJAX_PROBE)
+    if probe:
+        page.add_init_script(MATHJAX_PROBE)
     page.goto(url)
     page.wait_for_function("window.MathJax && MathJax.isReady", timeout=30_000)
     page.evaluate("new Promise(done => MathJax.Hub.Queue(() => done(true)))")
@@ -94,12 +114,36 @@ def png_outputs(path):
                for out in c.outputs)
 
 
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.urls.append((tag, value))
+
+
+def links(page: Path) -> list[tuple[str, str]]:
+    parser = Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.urls
+
+
+def site_pages() -> list[Path]:
+    """Every page a reader can open: the book's own pages, the notebooks and the decks."""
+    return sorted(SITE.glob("*.html")) + sorted(SITE.glob("notebooks/*.html")) + sorted(
+        SITE.glob("slides/*.html"))
+
+
 def test_index_links_every_notebook_and_deck(site):
-    index = (BUILD / "index.html").read_text(encoding="utf-8")
+    index = (SITE / "index.html").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
-        assert f'href="{path.stem}.html"' in index and (BUILD / f"{path.stem}.html").exists()
+        assert f'href="notebooks/{path.stem}.html"' in index
         assert f'href="slides/{path.stem}.slides.html"' in index
-        assert (BUILD / "slides" / f"{path.stem}.slides.html").exists()
+        assert (SITE / "notebooks" / f"{path.stem}.html").exists()
+        assert (SITE / "slides" / f"{path.stem}.slides.html").exists()
 
 
 def test_reading_group_plan_covers_every_post_once():
@@ -110,44 +154,103 @@ def test_reading_group_plan_covers_every_post_once():
 
 
 def test_pages_load_nothing_from_the_network(site):
-    remote = re.compile(r"""<(script|link|img)\b[^>]*\b(src|href)=["']https?://""", re.I)
-    for page in site:
-        text = page.read_text(encoding="utf-8")
-        assert not remote.search(text), f"{page.name} loads {remote.search(text)[0]}..."
-        assert "fonts.googleapis" not in text
+    for page in site_pages():
+        for tag, url in links(page):
+            if tag in ("script", "link", "img", "iframe"):
+                assert not url.startswith(("http:", "https:", "//")), f"{page.name} loads {url}"
+        assert "fonts.googleapis" not in page.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_page_renders_in_chromium(path, server, browser):
-    page, problems = open_page(browser, server + f"{path.stem}.html")
-    math_errors = page.evaluate("window.__mathErrors")
-    typeset = page.evaluate("document.querySelectorAll('.MathJax_CHTML').length")
-    images = page.evaluate("document.images.length")
+def test_every_local_link_resolves(site):
+    """Navigation (sidebar, previous/next, index, decks' book links) and assets all exist."""
+    broken = []
+    for page in site_pages():
+        for _, url in links(page):
+            parts = urlsplit(url)
+            if parts.scheme or parts.netloc or not parts.path or url.startswith(("#", "data:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve()
+            if not target.exists():
+                broken.append(f"{page.relative_to(SITE)} -> {url}")
+    assert not broken, broken[:20]
+
+
+def test_book_pages_carry_navigation(site):
+    for path in NOTEBOOKS:
+        text = (SITE / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert "kexue.fm/archives/" in text and "mybinder.org" in text
+        assert f"../slides/{path.stem}.slides.html" in text, "no link to the deck"
+        for other in set(NOTEBOOKS) - {path}:  # the sidebar lists every other notebook
+            assert f"{other.stem}.html" in text
+        assert "prev-next" in text or path == NOTEBOOKS[-1], "no previous/next links"
+    assert (SITE / "search.html").exists() and (SITE / "searchindex.js").exists()
+
+
+PAGES = ["index", "reading-group"] + [f"notebooks/{p.stem}" for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_book_page_renders_in_chromium(name, server, browser):
+    page, problems = open_page(browser, server + f"{name}.html")
+    math = page.evaluate(BOOK_MATH)
     broken = page.evaluate(
         "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
-    shots = BUILD / "screenshots"
-    shots.mkdir(exist_ok=True)
-    page.screenshot(path=str(shots / f"{path.stem}.png"))
+    images = page.evaluate("document.images.length")
+    shot = name.replace("/", "_")
+    page.screenshot(path=str(SHOTS / f"{shot}.png"))
     page.close()
-    assert not math_errors, f"MathJax errors: {math_errors}"
-    assert typeset > 0, "MathJax typeset no formula"
+    phone, phone_problems = open_page(browser, server + f"{name}.html", width=390, height=844)
+    fits = "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    try:  # the theme settles its layout after MathJax; give it a moment
+        phone.wait_for_function(fits, timeout=5_000)
+    except Exception:  # noqa: BLE001 - measured and reported below
+        pass
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    phone.screenshot(path=str(SHOTS / f"{shot}.phone.png"))
+    phone.close()
+    assert math["errors"] == 0, f"{math['errors']} MathJax errors"
+    assert math["untypeset"] == 0, f"{math['untypeset']} of {math['total']} formulas not typeset"
     assert broken == 0, f"{broken} images failed to load"
-    assert images >= png_outputs(path), "fewer images on the page than PNG outputs"
-    assert not problems, problems
+    if name.startswith("notebooks/"):
+        assert math["total"] > 0, "no formula on the page"
+        path = ROOT / "notebooks" / f"{Path(name).name}.ipynb"
+        assert images >= png_outputs(path), "fewer images on the page than PNG outputs"
+    assert overflow <= 1, f"the page is {overflow} px wider than a 390 px phone screen"
+    assert not problems and not phone_problems, problems + phone_problems
+
+
+DECK_REPORT: dict[str, dict] = {}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_slides_open_in_chromium(path, server, browser):
-    page, problems = open_page(browser, server + f"slides/{path.stem}.slides.html")
-    # reveal.js is loaded as an AMD module (no global); it marks its root "ready" when set up
-    page.wait_for_selector(".reveal.ready", state="attached", timeout=30_000)
-    slides = page.evaluate("document.querySelectorAll('.reveal .slides section:not(:has(section))').length")
+def test_deck_fits_the_frame_and_has_notes(path, server, browser):
+    page, problems = open_page(browser, server + f"slides/{path.stem}.slides.html",
+                               width=DECK_WIDTH, height=DECK_HEIGHT, probe=True)
+    page.wait_for_function("window.deckReady === true", timeout=30_000)
+    fit = page.evaluate("window.deckFit")
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal pre, .reveal img,
+        .reveal table')).filter(e => e.scrollWidth > e.clientWidth + 1 ||
+        e.getBoundingClientRect().width > %d).length""" % DECK_WIDTH)
+    steps = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal .slides section'))
+        .filter(s => !s.querySelector('section') && s.querySelector(':scope > div h3, h3'))
+        .map(s => ({id: s.id, notes: !!s.querySelector('aside.notes'),
+                    title: s.querySelector('h3').textContent.trim().slice(0, 60)}))""")
     math_errors = page.evaluate("window.__mathErrors")
+    page.screenshot(path=str(SHOTS / f"{path.stem}.deck.png"))
     page.close()
+    DECK_REPORT[path.stem] = {"slides": len(fit), "tallest_px": max(f["height"] for f in fit),
+                              "zoomed": sum(f["zoom"] < 1 for f in fit),
+                              "steps": len(steps), "steps_with_notes": sum(s["notes"] for s in steps)}
+    (SHOTS / "decks.json").write_text(json.dumps(DECK_REPORT, indent=1))
+    unfit = [f for f in fit if not f["fitted"]]
+    assert not unfit, f"{len(unfit)} slides taller than {DECK_HEIGHT} px: {unfit[:5]}"
+    assert wide == 0, f"{wide} code/output/table blocks are clipped at the right edge"
+    missing = [s["title"] for s in steps if not s["notes"]]
+    assert not missing, f"step slides without speaker notes: {missing}"
     nb = nbformat.read(path, as_version=4)
     marked = sum(c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide")
                  for c in nb.cells)
     assert marked >= 5, "too few cells carry slideshow metadata (run tools/run_notebooks.py)"
-    assert slides >= marked, f"{slides} slides for {marked} slide cells"
+    assert len(fit) >= marked, f"{len(fit)} slides for {marked} slide cells"
     assert not math_errors, f"MathJax errors: {math_errors}"
     assert not problems, problems

@@ -1,34 +1,54 @@
-"""Render the committed notebooks to a static site under build/ that works offline.
+"""Render the committed notebooks as a book and as teaching decks, both working offline.
 
-    python tools/build_site.py            # build/index.html, build/NN_slug.html
-    python tools/build_site.py --slides   # also build/slides/NN_slug.slides.html (reveal.js)
+    python tools/build_site.py            # the book: build/html/index.html
+    python tools/build_site.py --slides   # also the decks: build/html/slides/NN_slug.slides.html
 
-Nothing is executed: the pages show the committed outputs. MathJax, require.js and reveal.js are
-copied from node_modules/ (``npm ci``, run by the Makefile) into build/assets/, so the pages load
-nothing from a CDN. The index is made from the notebooks' own title cells (``title_card``), so it
-cannot drift from them.
+Nothing is executed: both show the committed outputs.
+
+* **The book** is made by Jupyter Book 1 (Sphinx, MyST-NB, the book theme): a sidebar with the
+  eight notebooks and the reading-group plan, previous/next, search, per-page contents, dark mode,
+  download and Binder buttons. Its source (``build/book/``) is generated here from the notebooks'
+  own title cells (:func:`title_card`) and the README's session plan, so it cannot drift from them.
+  Cells tagged ``notes`` (speaker notes) are left out of the book.
+* **The decks** are one reveal.js deck per notebook for a 60-minute session (:func:`teaching_deck`):
+  the Markdown and the printed result of each check, figures each on a slide with their caption,
+  the code left to the book (one click away), speaker notes from the ``notes`` cells, and long
+  Markdown split into continuation slides so that every slide fits the 1280x720 frame.
+
+MathJax 2 and reveal.js come from node_modules/ (``npm ci``, run by the Makefile); no page loads
+anything from a CDN.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
+import copy
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter, SlidesExporter
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
+SITE = BUILD / "html"
 NODE = ROOT / "node_modules"
-MATHJAX = "assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+MATHJAX = "MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+REPOSITORY = "https://github.com/scientific-spaces/notebooks"
+BINDER = "https://mybinder.org/v2/gh/scientific-spaces/notebooks/main?labpath=notebooks/{name}"
 
 # The reading-group order (README, "Reading group"): each session leans on the one before.
 SESSION_ORDER = ["05", "04", "02", "03", "01", "07", "08", "06"]
+
+# Deck geometry: reveal.js lays every slide out in this frame and scales the frame to the screen.
+DECK_WIDTH, DECK_HEIGHT = 1280, 720
+# How much Markdown one slide holds before a continuation slide starts, in text lines of about
+# 95 characters at the deck's font size (a display equation counts as 2.5 lines, a table row 1.2).
+SLIDE_LINES = 15.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,12 @@ def notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def tags(cell) -> list[str]:
+    return list(cell.metadata.get("tags", []))
+
+
+# --- assets --------------------------------------------------------------------------------------
+
 # MathJax 2 ships every font and output processor; the CommonHTML output needs only the TeX fonts.
 _UNUSED = {"unpacked", "test", "docs", "localization", "HTML-CSS", "SVG", "NativeMML", "PreviewHTML",
            "Asana-Math", "Gyre-Pagella", "Gyre-Termes", "Latin-Modern", "Neo-Euler", "STIX-Web",
@@ -74,92 +100,308 @@ def _unused_mathjax(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if n in _UNUSED and not (in_fonts and n == "HTML-CSS")]
 
 
-def copy_assets(build: Path) -> None:
-    """Copy the JavaScript the pages need from node_modules/ (MathJax 2 with its TeX fonts only)."""
+def copy_mathjax(dest: Path) -> None:
     if not (NODE / "mathjax" / "MathJax.js").exists():
         raise SystemExit("node_modules/ is missing: run `npm ci` (make html does it)")
-    assets = build / "assets"
-    shutil.rmtree(assets, ignore_errors=True)
-    shutil.copytree(NODE / "mathjax", assets / "mathjax", ignore=_unused_mathjax)
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(NODE / "mathjax", dest, ignore=_unused_mathjax)
+
+
+def copy_deck_assets(assets: Path) -> None:
+    """MathJax, require.js, jQuery and reveal.js for the decks, from node_modules/."""
+    copy_mathjax(assets / "mathjax")
     shutil.copy(NODE / "requirejs" / "require.js", assets / "require.js")
     shutil.copy(NODE / "jquery" / "dist" / "jquery.min.js", assets / "jquery.min.js")
     for part in ("dist", "plugin"):
+        shutil.rmtree(assets / "reveal.js" / part, ignore_errors=True)
         shutil.copytree(NODE / "reveal.js" / part, assets / "reveal.js" / part)
 
 
-def exporter(slides: bool, prefix: str) -> HTMLExporter:
-    """nbconvert's lab (or reveal) template, pointed at the local assets under ``prefix``."""
-    common = dict(mathjax_url=prefix + MATHJAX, require_js_url=prefix + "assets/require.js",
-                  jquery_url=prefix + "assets/jquery.min.js")
-    if not slides:
-        return HTMLExporter(template_name="lab", **common)
+# --- the book ------------------------------------------------------------------------------------
+
+BOOK_CSS = """
+/* No automatic line breaks in math (they split table cells); wide equations scroll instead. */
+div.math, .MathJax_Display, .cell_output pre { overflow-x: auto; max-width: 100%; }
+table { display: block; overflow-x: auto; }
+.ss-nav { font-size: 0.9em; margin: 0.2em 0 1.2em; }
+/* Long identifiers and headings wrap on a phone instead of widening the page. */
+.bd-article code.literal, .bd-article h1, .bd-article h2, .bd-article h3, .bd-article p {
+  overflow-wrap: anywhere; }
+.bd-article code.literal span.pre { white-space: normal; }
+"""
+
+
+def _readme_section(title: str) -> str:
+    """The README's '## <title>…' section, without its heading."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}.*?\n(.*?)(?=^## )", readme, re.M | re.S)
+    if not match:
+        raise ValueError(f"README.md has no '## {title}' section")
+    return match[1].strip()
+
+
+def _nav_cell(path: Path, card: TitleCard) -> nbformat.NotebookNode:
+    links = [f'<a href="{card.post_url}">the post on kexue.fm</a>',
+             f'<a href="../slides/{path.stem}.slides.html">teaching deck</a>',
+             f'<a href="{BINDER.format(name=path.name)}">run on Binder</a>',
+             '<a href="../reading-group.html">reading-group plan</a>']
+    return nbformat.v4.new_markdown_cell(f'<p class="ss-nav">{" · ".join(links)}</p>')
+
+
+def book_source(src: Path) -> None:
+    """Write the Jupyter Book source: config, table of contents, index, plan, notebooks."""
+    shutil.rmtree(src, ignore_errors=True)
+    (src / "notebooks").mkdir(parents=True)
+    (src / "_static").mkdir()  # every .js and .css here is loaded by every page (Jupyter Book)
+    copy_mathjax(src / "_extra" / "assets" / "mathjax")  # copied as is, loaded only as MathJax
+    (src / "_static" / "book.css").write_text(BOOK_CSS, encoding="utf-8")
+    cards = {}
+    for path in notebooks():
+        card = cards[path.name[:2]] = title_card(path)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if "notes" not in tags(c)]
+        nb.cells.insert(1, _nav_cell(path, card))
+        nbformat.write(nb, src / "notebooks" / path.name)
+    stems = {p.name[:2]: p.stem for p in notebooks()}
+    rows = "\n".join(
+        f"| {n} | [{c.title}](notebooks/{stems[n]}) | {c.date} | {c.one_line} | "
+        f'<a href="slides/{stems[n]}.slides.html">deck</a> · <a href="{c.post_url}">post</a> |'
+        for n, c in sorted(cards.items()))
+    order = " → ".join(f"[{n}](notebooks/{stems[n]})" for n in SESSION_ORDER if n in stems)
+    (src / "index.md").write_text(f"""# Scientific Spaces notebooks
+
+Eight posts from Su Jianlin's blog [Scientific Spaces](https://kexue.fm) (科学空间), re-derived step
+by step; every step is checked by a computation that can fail, for any seed and on any CPU.
+
+| # | notebook | post date | in one line | teach, read |
+|---|---|---|---|---|
+{rows}
+
+**Reading-group order:** {order} ([the session plan](reading-group)).
+""", encoding="utf-8")
+    (src / "reading-group.md").write_text(
+        "# Reading group: eight sessions\n\n" + _readme_section("Reading group"), encoding="utf-8")
+    toc = {"format": "jb-book", "root": "index", "chapters": [{"file": "reading-group"}] + [
+        {"file": f"notebooks/{stems[n]}"} for n in sorted(stems)]}
+    (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    config = {
+        "title": "Scientific Spaces notebooks",
+        "author": "The Scientific Spaces notebooks team (posts by Su Jianlin)",
+        "copyright": "2026",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "repository": {"url": REPOSITORY, "branch": "main"},
+        "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
+        "html": {"use_repository_button": False, "use_edit_page_button": False,
+                 "home_page_in_navbar": True},
+        "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "html_image"]},
+        "sphinx": {"config": {
+            "html_static_path": ["_static"],
+            "html_extra_path": ["_extra"],
+            "mathjax_path": f"../assets/mathjax/{MATHJAX}",  # relative to _static/
+            # TeX errors shown as errors (not silently as source), and no automatic line breaks
+            "mathjax2_config": {"CommonHTML": {"linebreaks": {"automatic": False}},
+                                "TeX": {"noErrors": {"disabled": True},
+                                        "noUndefined": {"disabled": True}},
+                                # MyST-NB marks its own math spans; process those only
+                                "tex2jax": {"processEscapes": True,
+                                            "processClass": "tex2jax_process|mathjax_process|"
+                                                            "math|output_area"}},
+            "html_show_copyright": False,
+            "html_context": {"default_mode": "auto"},  # light/dark follows the reader's system
+            "suppress_warnings": ["myst.header", "mystnb.unknown_mime_type"],
+        }},
+    }
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def build_book(site: Path = SITE) -> Path:
+    """Build the book into ``site`` (removed first); return it."""
+    src = BUILD / "book"
+    book_source(src)
+    cli = Path(sys.executable).with_name("jupyter-book")
+    run = subprocess.run([str(cli), "build", str(src), "--path-output", str(src), "--keep-going",
+                          "--quiet"], capture_output=True, text=True)
+    out = src / "_build" / "html"
+    if run.returncode != 0 or not (out / "index.html").exists():
+        raise SystemExit(f"jupyter-book failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(out, site)
+    for page in [*site.glob("*.html"), *site.glob("notebooks/*.html")]:
+        _drop_repeated_scripts(page)
+    return site
+
+
+def _drop_repeated_scripts(page: Path) -> None:
+    """Jupyter Book 1.0.4 writes sphinx-thebe's one-line ``<script>const THEBE_JS_URL …`` twice,
+    which is a SyntaxError in the browser ("already been declared"); keep the first copy."""
+    seen, lines = set(), []
+    for line in page.read_text(encoding="utf-8").splitlines(keepends=True):
+        key = line.strip()
+        if key.startswith("<script>const ") and key in seen:
+            continue
+        seen.add(key)
+        lines.append(line)
+    page.write_text("".join(lines), encoding="utf-8")
+
+
+# --- the decks -----------------------------------------------------------------------------------
+
+def _weight(markdown: str) -> float:
+    """Rough rendered height of ``markdown`` in deck text lines (see SLIDE_LINES)."""
+    text = re.sub(r"<details>.*?</details>", "<details/>", markdown, flags=re.S)
+    total = 0.0
+    for block in re.split(r"\$\$.*?\$\$", text, flags=re.S):
+        for line in block.splitlines():
+            if line.lstrip().startswith("|"):
+                total += 0.0 if re.fullmatch(r"\s*\|[\s:|-]+\|\s*", line) else 1.2
+            elif line.strip():
+                total += max(1.0, len(line) / 95)
+    return total + 2.5 * len(re.findall(r"\$\$.*?\$\$", text, flags=re.S))
+
+
+def _pieces(markdown: str) -> list[str]:
+    """Split Markdown at blank lines and list items, never inside $$…$$, a table or <details>."""
+    pieces, current, fence = [], [], 0
+    for line in markdown.splitlines():
+        opens = line.count("$$") % 2 + (line.count("<details>") - line.count("</details>"))
+        starts_item = re.match(r"\s{0,2}(\d+\.|[-*])\s", line) is not None
+        if fence == 0 and current and (not line.strip() or starts_item):
+            pieces.append("\n".join(current).strip())
+            current = []
+        if line.strip() or fence:
+            current.append(line)
+        fence = (fence + opens) % 2 if "$$" in line else max(0, fence + opens)
+    if current:
+        pieces.append("\n".join(current).strip())
+    return [p for p in pieces if p]
+
+
+def _text_output(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def teaching_deck(nb: nbformat.NotebookNode, book_page: str) -> nbformat.NotebookNode:
+    """The deck of one notebook: a copy whose cells carry reveal.js slide types (see module doc).
+
+    Headings open slides (``##``) and sub-slides (``###``), as the execution tool marked them;
+    each figure opens a sub-slide with the Markdown caption after it; Markdown that would overflow
+    the frame continues on a sub-slide headed by its step's title; ``notes`` cells move to the
+    first slide of their step as speaker notes; code inputs are dropped (the book has them).
+    """
+    deck = copy.deepcopy(nb)
+    cells, step_title, used, notes_at = [], "", 0.0, 0
+
+    def open_slide(kind: str, title: str | None = None) -> None:
+        nonlocal used
+        if title is not None:
+            cells.append(nbformat.v4.new_markdown_cell(f"#### {title} (continued)"))
+            cells[-1].metadata["slideshow"] = {"slide_type": kind}
+        used = 0.0
+
+    for index, cell in enumerate(deck.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        if "notes" in tags(cell):
+            cell.metadata["slideshow"] = {"slide_type": "notes"}
+            cells.insert(notes_at, cell)  # onto the first slide of the step it belongs to
+            notes_at += 1
+            continue
+        if cell.cell_type == "code":
+            cell.source = ""
+            if any("image/png" in o.get("data", {}) for o in cell.outputs):
+                cell.outputs = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+                cell.metadata["slideshow"] = {"slide_type": "subslide"}
+                cells.append(cell)
+                used = 9.0  # a figure fills most of the frame; its caption may follow
+                continue
+            text = _text_output(cell)
+            if not text.strip():
+                continue
+            lines = text.rstrip("\n").splitlines()
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+            need = 0.9 * len(lines) + 0.5
+            if used + need > SLIDE_LINES and used > 0:
+                open_slide("subslide", step_title)
+            cell.metadata["slideshow"] = {"slide_type": "-"}
+            cells.append(cell)
+            used += need
+            continue
+        heading = re.match(r"(#{1,3})\s+(.*)", cell.source)
+        if kind in ("slide", "subslide") or index == 0:
+            step_title = heading[2].strip() if heading else step_title
+            notes_at = len(cells) + 1
+            parts = _pieces(cell.source)
+            first = []
+            while parts and (not first or _weight("\n\n".join(first + parts[:1])) <= SLIDE_LINES):
+                first.append(parts.pop(0))
+            cell.source = "\n\n".join(first)
+            cell.metadata["slideshow"] = {"slide_type": kind or "slide"}
+            cells.append(cell)
+            used = _weight(cell.source)
+            rest = parts
+        else:
+            rest = _pieces(cell.source)
+        for piece in rest:
+            w = _weight(piece)
+            if used + w > SLIDE_LINES and used > 0:
+                open_slide("subslide", step_title)
+            cells.append(nbformat.v4.new_markdown_cell(piece))
+            cells[-1].metadata["slideshow"] = {"slide_type": "-"}
+            used += w
+    link = nbformat.v4.new_markdown_cell(
+        f'<p class="deck-book">The code of every check, and the whole notebook: '
+        f'<a href="{book_page}">the book page</a>.</p>')
+    link.metadata["slideshow"] = {"slide_type": "-"}
+    cells.insert(1, link)
+    deck.cells = cells
+    return deck
+
+
+def deck_exporter(prefix: str):
+    from nbconvert import SlidesExporter
+
     return SlidesExporter(
         extra_template_basedirs=[str(ROOT / "tools" / "templates")],
         template_name="offline_slides",
         reveal_url_prefix=prefix + "assets/reveal.js",
-        reveal_scroll=True,
         reveal_theme="white",  # its fonts ship with reveal.js; "simple" imports Google Fonts
-        **common,
+        reveal_width=str(DECK_WIDTH),
+        reveal_height=str(DECK_HEIGHT),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        mathjax_url=prefix + "assets/mathjax/" + MATHJAX,
+        require_js_url=prefix + "assets/require.js",
+        jquery_url=prefix + "assets/jquery.min.js",
     )
 
 
-def index_page(cards: dict[str, tuple[TitleCard, Path]], slides: bool) -> str:
-    def row(card: TitleCard, path: Path) -> str:
-        deck = (f' · <a href="slides/{path.stem}.slides.html">slides</a>' if slides else "")
-        return (f'<tr><td>{card.number}</td><td><a href="{path.stem}.html">'
-                f"{html.escape(card.title)}</a>{deck}</td><td>{card.date}</td>"
-                f'<td>{html.escape(card.one_line)}</td><td><a href="{card.post_url}">kexue.fm</a>'
-                "</td></tr>")
-
-    rows = "\n".join(row(*cards[n]) for n in sorted(cards))
-    order = " → ".join(f'<a href="{cards[n][1].stem}.html">{n}</a>'
-                       for n in SESSION_ORDER if n in cards)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Scientific Spaces notebooks</title>
-<style>body{{font-family:sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;line-height:1.4}}
-td,th{{padding:.35rem .6rem;vertical-align:top;text-align:left}}
-tr:nth-child(even){{background:#f4f4f4}}</style>
-</head><body>
-<h1>Scientific Spaces notebooks</h1>
-<p>Eight posts from Su Jianlin's blog <a href="https://kexue.fm">Scientific Spaces</a> (科学空间),
-re-derived step by step, every step checked by a computation that can fail.</p>
-<table><tr><th>#</th><th>notebook</th><th>post date</th><th>in one line</th><th>original</th></tr>
-{rows}
-</table>
-<p><b>Reading-group order:</b> {order} (see the README for the session plan).</p>
-</body></html>
-"""
+def build_decks(site: Path = SITE) -> list[Path]:
+    copy_deck_assets(site / "assets")  # the book's MathJax copy is replaced by an equal one
+    (site / "slides").mkdir(parents=True, exist_ok=True)
+    exporter, decks = deck_exporter("../"), []
+    for path in notebooks():
+        nb = teaching_deck(nbformat.read(path, as_version=4), f"../notebooks/{path.stem}.html")
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        decks.append(site / "slides" / f"{path.stem}.slides.html")
+        decks[-1].write_text(body, encoding="utf-8")
+    return decks
 
 
-def build(out: Path = BUILD, slides: bool = False, paths: list[Path] | None = None) -> list[Path]:
-    """Render the notebooks (default: all) and their slides into ``out``; return the pages."""
-    out.mkdir(parents=True, exist_ok=True)
-    copy_assets(out)
-    pages, cards = [], {}
-    page_exporter = exporter(False, "")
-    for path in notebooks() if paths is None else paths:
-        cards[path.name[:2]] = (title_card(path), path)
-        body, _ = page_exporter.from_filename(str(path))
-        pages.append(out / f"{path.stem}.html")
-        pages[-1].write_text(body, encoding="utf-8")
-        if slides:
-            (out / "slides").mkdir(exist_ok=True)
-            deck, _ = exporter(True, "../").from_filename(str(path))
-            pages.append(out / "slides" / f"{path.stem}.slides.html")
-            pages[-1].write_text(deck, encoding="utf-8")
-    (out / "index.html").write_text(index_page(cards, slides), encoding="utf-8")
-    return pages
+def build(site: Path = SITE, slides: bool = False) -> list[Path]:
+    """Build the book (and the decks); return the notebook pages and decks."""
+    build_book(site)
+    pages = [site / "notebooks" / f"{p.stem}.html" for p in notebooks()]
+    return pages + (build_decks(site) if slides else [])
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slides", action="store_true", help="also render reveal.js decks")
-    parser.add_argument("--out", type=Path, default=BUILD, help="output folder (default build/)")
+    parser.add_argument("--slides", action="store_true", help="also render the teaching decks")
     args = parser.parse_args(argv)
-    for page in build(args.out, args.slides):
-        print(f"rendered {page.relative_to(args.out)}")
-    print(f"open {args.out / 'index.html'}")
+    for page in build(SITE, args.slides):
+        print(f"rendered {page.relative_to(SITE)}")
+    print(f"open {SITE / 'index.html'}")
     return 0
 
 

@@ -73,7 +73,10 @@ def source_hash(nb: nbformat.NotebookNode) -> str:
 
 
 def slide_type(cell: nbformat.NotebookNode) -> str | None:
-    """reveal.js slide type from the heading levels: '#'/'##' open a slide, '###' a sub-slide."""
+    """reveal.js slide type from the heading levels: '#'/'##' open a slide, '###' a sub-slide;
+    a cell tagged ``notes`` is the speaker notes of the slide it follows."""
+    if "notes" in cell.metadata.get("tags", []):
+        return "notes"
     if cell.cell_type == "markdown":
         level = re.match(r"(#{1,3}) ", cell.source)
         if level:
