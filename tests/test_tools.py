@@ -55,3 +55,18 @@ def test_helper_modules_follows_imports_inside_helpers(tmp_path, monkeypatch):
     (tmp_path / "helpers" / "base.py").write_text("x = 1\n")
     monkeypatch.setattr(rn, "ROOT", tmp_path)
     assert rn.helper_modules("from helpers import topic") == ["_validate", "base", "topic"]
+
+
+def test_seed_sweep_names_the_failing_cell(tmp_path):
+    import pytest
+
+    from tools.seed_sweep import CheckFailed, check
+
+    nb = new_notebook(cells=[new_code_cell("from helpers.notebook import setup\nrng = setup(0)"),
+                             new_code_cell("assert rng.integers(10**9) != rng.integers(10**9)"),
+                             new_code_cell("assert __import__('os').environ['SCISPACES_SEED_OFFSET'] == '0'")])
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    check(path, 0)
+    with pytest.raises(CheckFailed, match=r"probe.ipynb with SCISPACES_SEED_OFFSET=3: code cell 2"):
+        check(path, 3)
