@@ -30,7 +30,7 @@ test: setup browser ## unit tests, strict nbval (twice: this CPU's kernels and o
 
 OFFSETS ?= 1 2
 seeds: setup        ## re-execute every notebook with its seeds shifted by each of OFFSETS (no compare)
-	$(PY) tools/seed_sweep.py --offsets $(OFFSETS) $(NOTEBOOKS)
+	$(PY) tools/seed_sweep.py $(NOTEBOOKS) --offsets $(OFFSETS)
 
 html: setup         ## the book: build/html/ from the committed notebooks (no execution)
 	$(PY) tools/build_site.py

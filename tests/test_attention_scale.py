@@ -95,7 +95,22 @@ def test_alpha_broadcasts_over_leading_axes():
         (lambda: A.gradient_size(np.array([1.0, np.nan]), 1.0), ValueError, "scores"),
         (lambda: A.gradient_size(3.0, 1.0), ValueError, "scores"),
         (lambda: A.gradient_size(np.ones((2, 3)), np.ones(5)), ValueError, "alpha"),
-        (lambda: A.gradient_size(torch.ones(3), 1.0), TypeError, "scores"),
+        (lambda: A.gradient_size(np.array([1 + 1j, 2.0]), 1.0), TypeError, "scores"),
+        (lambda: A.gradient_size(np.ones(3), 1 + 2j), TypeError, "alpha"),
+        (lambda: A.gradient_size(np.ones(3), np.nan), ValueError, "alpha"),
+        (lambda: A.log_mgf_cosine(np.array([1 + 1j]), 8), TypeError, "alpha"),
+        (lambda: A.alpha_star_cosine(100, 64, xatol=np.nan), ValueError, "xatol"),
+        (lambda: A.alpha_star_cosine(100, 64, xatol=0.0), ValueError, "xatol"),
+        (lambda: A.gradient_size_torch(torch.zeros(2, 0)), ValueError, "scores"),
+        (lambda: A.gradient_size_torch(torch.ones(3), float("nan")), ValueError, "alpha"),
+        (lambda: A.gradient_size_torch(torch.ones(3, dtype=torch.complex64)), TypeError, "scores"),
+        (lambda: A.sample_scores(np.random.default_rng(0), 10**12), ValueError, "size"),
+        (lambda: A.softmax_jacobian(np.ones((10**4, 10**3))), ValueError, "scores"),
+        (lambda: A.monte_carlo([1.0], 10**6, 10**6, np.random.default_rng(0)), ValueError, "repeats"),
+        (lambda: A.train_retrieval(1.0, 8, 0, lr=np.nan), ValueError, "lr"),
+        (lambda: A.train_retrieval(1.0, 8, 0, steps=10, eval_every=20), ValueError, "eval_every"),
+        (lambda: A.train_retrieval(1.0, 8, 0, optimizer="rmsprop"), ValueError, "optimizer"),
+        (lambda: A.train_retrieval(1.0, 8.0, 0), TypeError, "n"),
         (lambda: A.gradient_size(["a", "b"], 1.0), TypeError, "scores"),
         (lambda: A.gradient_size_torch(np.ones(3), 1.0), TypeError, "scores"),
         (lambda: A.gradient_size_torch(torch.ones(3), -2.0), ValueError, "alpha"),
@@ -108,6 +123,27 @@ def test_alpha_broadcasts_over_leading_axes():
 def test_bad_input_is_rejected(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_torch_tensors_are_detached_on_the_numpy_side():
+    s = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    out = A.gradient_size(s, 2.0)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, A.gradient_size(s.detach().numpy(), 2.0))
+
+
+def test_huge_alpha_gives_the_one_hot_limit_not_nan():
+    s = [[1.0, 2.0, 3.0]]
+    for f, want in ((A.softmax_entropy, 0.0), (A.gradient_size, 0.0), (A.collision_probability, 1.0)):
+        np.testing.assert_array_equal(f(s, alpha=1e308), [want])
+    np.testing.assert_allclose(A.scaled_softmax(s, 1e308), [[0.0, 0.0, 1.0]])
+    # a tie at the top keeps half the mass on each, at any alpha
+    np.testing.assert_allclose(A.scaled_softmax([2.0, 2.0, -1.0], 1e300), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(A.softmax_entropy([2.0, 2.0, -1.0], 1e300), math.log(2))
+    # scores spanning more than the float range: the gap overflows to -inf, weight 0
+    np.testing.assert_allclose(A.gradient_size([1e308, -1e308], 1.0), 0.0)
+    np.testing.assert_allclose(A.gradient_size([1e308, -1e308], 0.0), 0.0)
+    np.testing.assert_allclose(A.softmax_entropy([1e308, -1e308], 0.0), math.log(2))
 
 
 # --- plug-in objective, Gaussian scores: eqs. (5)-(6) and the Lambert-W optimum -------------------
@@ -162,6 +198,26 @@ def test_cosine_log_mgf_by_quadrature_and_limits():
     assert A.log_mgf_cosine(0.0, 64) == 0.0
     np.testing.assert_allclose(A.log_mgf_cosine(1e-4, 64), 1e-8 / (2 * 64), rtol=1e-6)
     assert A.log_mgf_cosine(np.ones((2, 3)), np.array([8, 64, 128])).shape == (2, 3)
+
+
+@pytest.mark.parametrize("alpha, d", [(1e200, 64), (2.0**30, 2), (3e7, 2), (1e5, 8), (1e9, 1000),
+                                      (5e5, 64), (3000.0, 1200), (700.0, 1100)])
+def test_cosine_log_mgf_at_huge_alpha_against_mpmath(alpha, d):
+    import mpmath as mp
+
+    with mp.workdps(40):
+        nu, a = mp.mpf(d) / 2 - 1, mp.mpf(alpha)
+        want = float(mp.log(mp.gamma(mp.mpf(d) / 2)) + nu * mp.log(2 / a) + mp.log(mp.besseli(nu, a)))
+    np.testing.assert_allclose(A.log_mgf_cosine(alpha, d), want, rtol=1e-13)
+
+
+def test_cosine_optimum_far_out_matches_its_asymptote():
+    # d = 2: K(2a) - 2K(a) -> log(pi a)/2, so the objective a (1 - sqrt(pi a)/n) peaks at 4n^2/(9 pi)
+    n = 1e12
+    np.testing.assert_allclose(A.alpha_star_cosine(n, 2), 4 * n**2 / (9 * math.pi), rtol=1e-6)
+    np.testing.assert_allclose(A.alpha_star_cosine(100, 64, xatol=1e-10), 14.4726, rtol=1e-5)
+    np.testing.assert_allclose(A.plugin_collision_cosine(1e15, 1e8, 2), math.sqrt(math.pi * 1e15) / 1e8,
+                               rtol=1e-6)
 
 
 def test_cosine_sampler_moments():
@@ -268,3 +324,62 @@ def test_plateau_on_a_known_curve():
         A.plateau(alphas, y, 1.5)
     with pytest.raises(ValueError, match="increasing"):
         A.plateau(alphas[::-1], y, 0.9)
+
+
+# --- training on synthetic retrieval (section 7) --------------------------------------------------
+
+
+def test_train_retrieval_is_reproducible_and_learns():
+    kw = dict(steps=60, dim=8, value_dim=4, batch=16, eval_every=20, eval_contexts=2)
+    a = A.train_retrieval(2.0, 8, 3, optimizer="adam", **kw)
+    b = A.train_retrieval(2.0, 8, 3, optimizer="adam", **kw)
+    np.testing.assert_array_equal(a.eval_loss, b.eval_loss)
+    assert a.eval_steps.tolist() == [20, 40, 60] and a.final == a.eval_loss[-1]
+    assert np.all(np.diff(a.eval_loss) < 0) and math.isclose(a.auc, a.eval_loss.mean())
+    blind = A.train_retrieval(0.0, 8, 3, **kw)  # alpha = 0: uniform attention, nothing to learn
+    np.testing.assert_allclose(blind.eval_loss, blind.eval_loss[0], rtol=1e-12)
+    assert blind.grad_norm0 == 0.0 and 0.5 < blind.final < 1.5 and a.final < 0.75 * blind.final
+
+
+def test_train_retrieval_reports_divergence_as_inf():
+    run = A.train_retrieval(4.0, 8, 0, lr=1e300, steps=20, dim=4, value_dim=2, batch=4, eval_every=5,
+                            eval_contexts=1)
+    assert np.isinf(run.eval_loss[-1]) and not np.isnan(run.eval_loss).any()
+
+
+def test_initial_gradient_matches_autograd_of_the_formula():
+    # grad_norm0 is the gradient of loss (8) at initialisation: rebuild the first batch by hand
+    n, dim, vd, batch, alpha = 6, 4, 3, 5, 1.7
+    run = A.train_retrieval(alpha, n, 11, steps=1, dim=dim, value_dim=vd, batch=batch, eval_every=1,
+                            eval_contexts=2)
+    rng = np.random.default_rng(11)
+    wq = torch.tensor(rng.standard_normal((dim, dim)) / math.sqrt(dim), requires_grad=True)
+    wk = torch.tensor(rng.standard_normal((dim, dim)) / math.sqrt(dim), requires_grad=True)
+    for _ in range(3):  # two held-out contexts, then the first training context
+        k, v = rng.standard_normal((n, dim)), rng.standard_normal((n, vd))
+        t = rng.integers(0, n, batch)
+        q = k[t] + 0.5 * rng.standard_normal((batch, dim))
+    q, k, v = (torch.from_numpy(x) for x in (q, k, v))
+    s = alpha / math.sqrt(dim) * (q @ wq) @ (k @ wk).T
+    out = torch.softmax(s, -1) @ v
+    loss = ((out - v[torch.from_numpy(t)]) ** 2).sum(-1).mean() / vd
+    loss.backward()
+    want = math.sqrt(float((wq.grad**2).sum() + (wk.grad**2).sum()))
+    assert math.isclose(run.grad_norm0, want, rel_tol=1e-12)
+
+
+def test_cached_training_sweep_reruns():
+    """A cheap slice of data/02_scale_training.py against its cache (float64, same code)."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "data" / "02_scale_training.npz"
+    spec = importlib.util.spec_from_file_location("scale_training", root / "data" / "02_scale_training.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == mod.SHA256
+    cache = np.load(path)
+    ok = mod.check_slice(cache)
+    assert ok, "the cheap slice no longer matches data/02_scale_training.npz"

@@ -276,16 +276,18 @@ def test_concat_round_trip():
     "args, exc, match",
     [
         (([1.0, 2.0], [1.0, 2.0, 3.0], [2]), ValueError, r"^y: length 3 does not match"),
-        (([1.0, 2.0], [1.0, 2.0], [1]), ValueError, r"^sizes: the block sizes sum to 1, not to"),
+        (([1.0, 2.0], [1.0, 2.0], [1]), ValueError,
+         r"^sizes: the block sizes sum to 1, not to the length 2 of x"),
         (([1.0, 2.0], [1.0, 2.0], [2, 0]), ValueError, r"^sizes: expected every block size >= 1"),
         (([1.0, 2.0], [1.0, 2.0], []), ValueError, r"^sizes: expected a non-empty"),
         (([1.0, 2.0], [1.0, 2.0], [1.0, 1.0]), TypeError, r"^sizes: expected integers"),
         (([0.0, 2.0], [1.0, 2.0], [1, 1]), ValueError, r"^x: block 0 \(entries 0:1\) is zero"),
         (([1.0, 2.0, 3.0], [1.0, 0.0, 0.0], [1, 2]), ValueError,
          r"^y: block 1 \(entries 1:3\) is zero, so its local cosine is undefined"),
-        (([np.nan, 2.0], [1.0, 2.0], [1, 1]), ValueError, r"^x: expected finite values"),
-        (([1.0, 2.0], [np.inf, 2.0], [1, 1]), ValueError, r"^y: expected finite values"),
-        (([[1.0, 2.0]], [1.0, 2.0], [2]), ValueError, r"^x: expected a non-empty 1-D vector"),
+        (([np.nan, 2.0], [1.0, 2.0], [1, 1]), ValueError, r"^x: expected numbers, found NaN"),
+        (([1.0, 2.0], [np.inf, 2.0], [1, 1]), ValueError,
+         r"^y: expected finite numbers, found inf"),
+        (([[1.0, 2.0]], [1.0, 2.0], [2]), ValueError, r"^x: expected 1 dimension\(s\)"),
         ((["a", "b"], [1.0, 2.0], [2]), TypeError, r"^x: expected real numbers"),
         (([1 + 1j, 2.0], [1.0, 2.0], [2]), TypeError, r"^x: expected real numbers"),
     ],
@@ -302,13 +304,13 @@ def test_other_rejections():
         C.dilution_factor([1.0, 2.0], [0.0, 0.0], [1, 1])
     with pytest.raises(ValueError, match=r"^y: length"):
         C.dilution_factor([1.0, 2.0], [1.0], [2])
-    with pytest.raises(ValueError, match=r"^local: cosines must lie in \[-1, 1\]"):
+    with pytest.raises(ValueError, match=r"^local: expected values <= 1, got 1.5"):
         C.global_cosine([1.5], [1.0], [1.0])
-    with pytest.raises(ValueError, match=r"^x_norms: norms must be >= 0"):
+    with pytest.raises(ValueError, match=r"^x_norms: expected values >= 0"):
         C.global_cosine([0.5, 0.5], [-1.0, 1.0], [1.0, 1.0])
     with pytest.raises(ValueError, match=r"do not broadcast"):
         C.global_cosine([0.5, 0.5], [1.0, 1.0, 1.0], [1.0, 1.0])
-    with pytest.raises(ValueError, match=r"^kappa: expected finite ratios >= 1"):
+    with pytest.raises(ValueError, match=r"^kappa: expected values >= 1"):
         C.cassels_bound(0.5)
     with pytest.raises(ValueError, match=r"^local: a block of size 1"):
         C.pair_with_local_cosines([0.5], [1.0], [1.0], [1], np.random.default_rng(0))
@@ -322,3 +324,162 @@ def test_other_rejections():
         C.concat([])
     with pytest.raises(ValueError, match=r"^x: block 1 is zero, so its norm ratio"):
         C.ratio_spread([1.0, 0.0], [1.0, 1.0], [1, 1])
+
+
+# --- issue 15: overflow-safe norms, torch inputs, one validation layer -------------------------
+
+
+def test_rotate_to_cosine_does_not_overflow():
+    v = C.rotate_to_cosine(np.array([3e200, 4e200]), np.array([1.0, 0.0]), 0.3)
+    assert np.all(np.isfinite(v))
+    np.testing.assert_allclose(v, [0.3 * 5e200, math.sqrt(1 - 0.09) * 5e200], rtol=1e-14)
+    tiny = C.rotate_to_cosine(np.array([3e-300, 4e-300]), np.array([1e-300, 0.0]), 0.3)
+    np.testing.assert_allclose(tiny, [0.3 * 5e-300, math.sqrt(0.91) * 5e-300], rtol=1e-13)
+
+
+def test_huge_entries_stay_finite():
+    x = np.array([3e300, -4e300, 1e300])
+    y = np.array([1e300, 2e300, -1e300])
+    assert C.cosine(x, y) == pytest.approx(naive_cos(x / 1e300, y / 1e300), abs=TOL)
+    assert C.pearson(x, y) == pytest.approx(C.pearson(x / 1e300, y / 1e300), abs=TOL)
+    assert C.cassels_bound(1e300) == pytest.approx(2e-150, rel=1e-14)
+    assert C.cassels_bound(math.inf) == 0.0
+
+
+def test_torch_tensors_that_require_grad_or_are_bfloat16():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = torch.tensor([1.0, 1.0, -1.0, 2.0], dtype=torch.bfloat16)
+    xn, yn = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 1.0, -1.0, 2.0])
+    assert C.cosine(x, y) == pytest.approx(C.cosine(xn, yn), abs=TOL)
+    np.testing.assert_allclose(C.block_cosines(x, y, torch.tensor([2, 2])),
+                               C.block_cosines(xn, yn, [2, 2]), atol=TOL)
+    lam = torch.tensor(0.5, requires_grad=True)
+    np.testing.assert_allclose(C.rotate_to_cosine(x, y, lam), C.rotate_to_cosine(xn, yn, 0.5),
+                               atol=1e-12)
+    assert isinstance(C.cosine(x, y), float)
+    with pytest.raises(TypeError, match=r"^sizes: expected integers, got a tensor"):
+        C.block_cosines(x, y, torch.tensor([2.0, 2.0]))
+    with pytest.raises(TypeError, match=r"^x: expected real numbers, got a complex tensor"):
+        C.cosine(torch.ones(2, dtype=torch.complex64), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("fn, args", [
+    (C.cosine, ([1 + 1j, 2.0], [1.0, 2.0])),
+    (C.pearson, ([1.0, 2.0, 3.0], [1.0, 2j, 3.0])),
+    (C.rotate_to_cosine, ([1.0, 2.0], [1.0, 0.0], 0.5 + 0.1j)),
+])
+def test_complex_input_is_rejected(fn, args):
+    with pytest.raises(TypeError, match="complex|real"):
+        fn(*args)
+
+
+def test_sizes_and_memory_checked_before_allocating():
+    with pytest.raises(ValueError, match=r"^sizes: this call would need"):
+        C.pair_with_local_cosines([0.5], [1.0], [1.0], [10**12], np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"^sizes: expected integers"):
+        C.block_norms([1.0, 2.0], [True, True])
+    with pytest.raises(ValueError, match=r"^lam: expected a number, got nan"):
+        C.clip_local_cosines([1.0, 2.0], [2.0, 1.0], [2], math.nan)
+
+
+# --- lambda*, the threshold of Su's truncation -------------------------------------------------
+
+
+@FEW
+@given(blocked_pairs())
+def test_clip_threshold_is_the_crossing(pair):
+    from scipy.optimize import brentq
+
+    u, g, sizes = pair
+    d = C.decompose(u, g, sizes)
+    assume(d.dilution < 1 - 1e-9)
+    lam_star = C.clip_threshold(d.local, d.weights, d.dilution)
+    f = lambda lam: d.dilution * float(d.weights @ np.maximum(d.local, lam)) - lam
+    assert abs(f(lam_star)) < 1e-12  # a root ...
+    slope = 1 - d.dilution * d.weights[d.local < lam_star].sum()  # |f'| near the root, >= 1 - D
+    assert lam_star == pytest.approx(brentq(f, -1, 1, xtol=1e-15), abs=1e-12 / slope)  # the one
+    if np.all(sizes >= 2):  # the formula is what actual clipping does
+        clipped = C.cosine(C.clip_local_cosines(u, g, sizes, lam_star), g)
+        assert clipped == pytest.approx(lam_star, abs=1e-9)
+    if d.cos <= d.local.min():  # no block needs clipping: lambda* is the global cosine
+        assert lam_star == pytest.approx(d.cos, abs=1e-12)
+
+
+def test_clip_threshold_edge_cases():
+    assert C.clip_threshold([0.3, 0.7], [0.5, 0.5], 1.0) == pytest.approx(0.7, abs=1e-15)
+    assert C.clip_threshold([0.5, 0.5], [1.0, 3.0], 0.8) == pytest.approx(0.4, abs=1e-15)
+    # all weight on the low block, D = 0.5: f(lam) = 0.5 lam - lam < 0 above 0.2 = global
+    assert C.clip_threshold([0.4, 0.9], [1.0, 0.0], 0.5) == pytest.approx(0.2, abs=1e-15)
+    with pytest.raises(ValueError, match=r"^dilution: expected values > 0"):
+        C.clip_threshold([0.5], [1.0], 0.0)
+    with pytest.raises(ValueError, match=r"^weights: expected non-negative"):
+        C.clip_threshold([0.5, 0.2], [1.0, -1.0], 0.5)
+    with pytest.raises(ValueError, match=r"^weights: length 1 does not match"):
+        C.clip_threshold([0.5, 0.2], [1.0], 0.5)
+
+
+# --- the exact correlation split (issue 17) ---------------------------------------------------
+
+
+def test_correlation_split_on_simpson_data():
+    x = np.array([1, 2, 3, 6, 7, 8.0])
+    y = np.array([7, 8, 9, 1, 2, 3.0])
+    s = C.correlation_split(x, y, [3, 3])
+    assert s.r_within == pytest.approx(1.0, abs=TOL) and s.r_between == pytest.approx(-1, abs=TOL)
+    t = math.sqrt(41.5 * 58)
+    assert s.w_within == pytest.approx(4 / t, rel=1e-14)  # sqrt(W_xx W_yy) = sqrt(4 * 4)
+    assert s.w_between == pytest.approx(45 / t, rel=1e-14)  # sqrt(37.5 * 54) = 45
+    assert round(s.w_within, 4) == 0.0815 and round(s.w_between, 4) == 0.9172
+    assert s.r_pooled == pytest.approx(s.w_within * s.r_within + s.w_between * s.r_between,
+                                       abs=TOL)
+
+
+@st.composite
+def grouped_data(draw):
+    """(x, y, sizes): 2-6 groups of 2-8 points, random within-slopes and scattered group means."""
+    sizes = draw(st.lists(st.integers(2, 8), min_size=2, max_size=6))
+    seed = draw(st.integers(0, 2**32 - 1))
+    spread = draw(st.floats(1e-3, 1e3))
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    means = np.repeat(rng.standard_normal((2, len(sizes))) * spread, sizes, axis=1)
+    x = rng.standard_normal(n) + means[0]
+    y = rng.uniform(-2, 2) * x + rng.standard_normal(n) + means[1]
+    return x, y, np.array(sizes)
+
+
+@FEW
+@given(grouped_data())
+def test_correlation_split_identity_against_independent_formulas(data):
+    x, y, sizes = data
+    s = C.correlation_split(x, y, sizes)
+    assert s.r_pooled == pytest.approx(s.w_within * s.r_within + s.w_between * s.r_between,
+                                       abs=1e-12)
+    assert s.r_pooled == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    mx = np.array([x[groups == k].mean() for k in range(len(sizes))])
+    my = np.array([y[groups == k].mean() for k in range(len(sizes))])
+    # r_within: Pearson's r of the group-centred data; r_between: n_g-weighted r of the means
+    assert s.r_within == pytest.approx(np.corrcoef(x - mx[groups], y - my[groups])[0, 1],
+                                       abs=1e-12)
+    cov = np.cov(mx, my, fweights=sizes)
+    assert s.r_between == pytest.approx(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]), abs=1e-12)
+    # the weights are the products of variance shares, and sum to at most 1 (Cauchy-Schwarz)
+    vx = np.var(x) * x.size
+    wxx = np.sum((x - mx[groups]) ** 2)
+    wyy = np.sum((y - my[groups]) ** 2)
+    assert s.w_within == pytest.approx(math.sqrt(wxx * wyy / (vx * np.var(y) * y.size)),
+                                       rel=1e-10)
+    assert s.w_within + s.w_between <= 1 + 1e-12
+    # the covariance split agrees: W_xy + B_xy = T_xy
+    split = C.within_between(x, y, sizes)
+    assert split.within == pytest.approx(s.r_within * math.sqrt(wxx * wyy),
+                                         abs=1e-9 * math.sqrt(wxx * wyy))
+
+
+def test_correlation_split_rejects_undefined_parts():
+    with pytest.raises(ValueError, match=r"^x: all group means are equal \(or sizes has one"):
+        C.correlation_split([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], [3])
+    with pytest.raises(ValueError, match=r"^y: no variation within any group"):
+        C.correlation_split([1.0, 2.0, 3.0, 5.0], [1.0, 1.0, 2.0, 2.0], [2, 2])

@@ -132,6 +132,12 @@ def test_discretize_matches_scipy(method, scipy_name):
     np.testing.assert_allclose(Bd, ref[1][:, 0], rtol=1e-12, atol=1e-14)
 
 
+def test_complex_systems_are_accepted_for_the_fourier_memory():
+    A, B = H.fourier(3)
+    Ad, Bd = H.discretize(A, B, 0.01, "zoh")
+    assert np.iscomplexobj(Ad) and H.scan(Ad, Bd, np.ones(5), x0=np.zeros(7) + 0j).shape == (5, 7)
+
+
 def test_zoh_with_a_singular_matrix():
     Ad, Bd = H.discretize(np.zeros((3, 3)), np.ones(3), 0.25, "zoh")
     np.testing.assert_allclose(Ad, np.eye(3))
@@ -242,29 +248,51 @@ def test_reconstruct_batched_states():
 
 
 @pytest.mark.parametrize("call,exc,words", [
-    (lambda: H.legt(0), ValueError, "N must be >= 1"),
-    (lambda: H.legs(-3), ValueError, "N must be >= 1"),
-    (lambda: H.legs(2.0), TypeError, "N must be an integer"),
-    (lambda: H.legt(True), TypeError, "N must be an integer"),
-    (lambda: H.legt(4, theta=0), ValueError, "theta must be positive"),
-    (lambda: H.legt(4, theta=-1.0), ValueError, "theta must be positive"),
-    (lambda: H.legt(4, theta=float("nan")), ValueError, "theta must be positive"),
-    (lambda: H.legt(4, norm="lmu"), ValueError, "norm must be one of"),
-    (lambda: H.discretize(*H.legt(4), 0.0, "zoh"), ValueError, "dt must be positive"),
-    (lambda: H.discretize(*H.legt(4), -1e-3), ValueError, "dt must be positive"),
-    (lambda: H.discretize(*H.legt(4), 0.1, "rk4"), ValueError, "method must be one of"),
-    (lambda: H.discretize(np.ones((2, 3)), np.ones(2), 0.1), ValueError, "A must be"),
-    (lambda: H.discretize(np.eye(3), np.ones(2), 0.1), ValueError, "B must have shape"),
-    (lambda: H.scan(np.eye(2), np.ones(2), np.ones((2, 2, 2))), ValueError, "u must have shape"),
-    (lambda: H.scan(np.eye(2), np.ones(2), [1.0, np.nan]), ValueError, "u must be finite"),
-    (lambda: H.scan(np.eye(2), np.ones(2), np.ones(3), x0=np.ones(3)), ValueError, "x0 must"),
-    (lambda: H.scan_legs(*H.legs(3), np.ones(4), "trapezoid"), ValueError, "method must be"),
-    (lambda: H.fourier(-1), ValueError, "K must be >= 0"),
-    (lambda: H.fourier(2, factor=3), ValueError, "factor must be"),
-    (lambda: H.project(np.sin, 1.0, 4, "legx"), ValueError, "measure must be one of"),
-    (lambda: H.project([1.0], 1.0, 4), TypeError, "u must be a callable"),
-    (lambda: H.reconstruct(np.ones(3), [0.5], 2.0, "legt", theta=1.0), ValueError, "t must lie"),
-    (lambda: H.legendre_basis(3, [2.0]), ValueError, "s must lie"),
+    (lambda: H.legt(0), ValueError, "N: expected an integer >= 1"),
+    (lambda: H.legs(-3), ValueError, "N: expected an integer >= 1"),
+    (lambda: H.legs(2.0), TypeError, "N: expected an integer"),
+    (lambda: H.legt(True), TypeError, "N: expected an integer"),
+    (lambda: H.legt(10**5), ValueError, "N: this call would need"),  # 9+ GiB: refused before allocating
+    (lambda: H.legt_entrywise(10**4), ValueError, "N: expected an integer <= 2048"),
+    (lambda: H.legt(4, theta=0), ValueError, "theta: expected values > 0"),
+    (lambda: H.legt(4, theta=-1.0), ValueError, "theta: expected values > 0"),
+    (lambda: H.legt(4, theta=float("nan")), ValueError, "theta: expected a number, got nan"),
+    (lambda: H.legt(4, theta=1 + 0j), TypeError, "theta: expected a real number"),
+    (lambda: H.legt(4, norm="lmu"), ValueError, "norm: expected one of"),
+    (lambda: H.discretize(*H.legt(4), 0.0, "zoh"), ValueError, "dt: expected values > 0"),
+    (lambda: H.discretize(*H.legt(4), -1e-3), ValueError, "dt: expected values > 0"),
+    (lambda: H.discretize(*H.legt(4), 0.1, "rk4"), ValueError, "method: expected one of"),
+    (lambda: H.discretize(np.ones((2, 3)), np.ones(2), 0.1), ValueError, "A: expected a non-empty square"),
+    (lambda: H.discretize(np.eye(3), np.ones(2), 0.1), ValueError, "B: expected shape"),
+    (lambda: H.discretize(np.eye(2), np.ones(2), 1.0, "backward_euler"), ValueError, "dt: I - 1 dt A is singular"),
+    (lambda: H.discretize(np.eye(2), np.ones(2), 2.0, "bilinear"), ValueError, "dt: I - 0.5 dt A is singular"),
+    (lambda: H.discretize(np.eye(2) * 1e10, np.ones(2), 1e300, "euler"), ValueError, "dt: the result overflowed"),
+    (lambda: H.discretize(np.eye(2) * np.nan, np.ones(2), 0.1), ValueError, "A: expected numbers, found NaN"),
+    (lambda: H.scan(np.eye(2), np.ones(2), np.ones((2, 2, 2))), ValueError, "u: expected 1 or 2 dimension"),
+    (lambda: H.scan(np.eye(2), np.ones(2), [1.0, np.nan]), ValueError, "u: expected numbers, found NaN"),
+    (lambda: H.scan(np.eye(2), np.ones(2), [1.0, 2j]), TypeError, "u: expected real numbers"),
+    (lambda: H.scan(np.eye(2), np.ones(2), np.ones(3), x0=np.ones(3)), ValueError, "x0: expected shape"),
+    (lambda: H.scan(np.eye(4), np.ones(4), np.ones(3), x0=[np.nan] * 4), ValueError, "x0: expected numbers, found NaN"),
+    (lambda: H.scan_legs(*H.legs(3), np.ones(4), "trapezoid"), ValueError, "method: expected one of"),
+    (lambda: H.scan_legs(*H.legs(3), np.ones(4), "zoh", "halfstep"), ValueError, "stepping: expected one of"),
+    (lambda: H.scan_legs(np.zeros((3, 3)), np.ones(3), np.ones(4)), ValueError, "A: expected an invertible"),
+    (lambda: H.kernel(*H.discretize(*H.legt(4), 0.1), 10**9), ValueError, "L: this call would need"),
+    (lambda: H.kernel(np.eye(2), np.ones(2), 0), ValueError, "L: expected an integer >= 1"),
+    (lambda: H.causal_conv(np.ones((3, 2)), np.ones(4)), ValueError, "K: expected shape"),
+    (lambda: H.fourier(-1), ValueError, "K: expected an integer >= 0"),
+    (lambda: H.fourier(2, factor=3), ValueError, "factor: expected an integer <= 2"),
+    (lambda: H.project(np.sin, 1.0, 4, "legx"), ValueError, "measure: expected one of"),
+    (lambda: H.project([1.0], 1.0, 4), TypeError, "u: expected a callable"),
+    (lambda: H.project(np.sin, 1.0, 4, nodes=0), ValueError, "nodes: expected an integer >= 1"),
+    (lambda: H.project(lambda t: t * np.nan, 1.0, 4), ValueError, "u: expected numbers, found NaN"),
+    (lambda: H.project(lambda t: t[:3], 1.0, 4), ValueError, "u: expected values of shape"),
+    (lambda: H.reconstruct(np.ones(3), [0.5], 2.0, "legt", theta=1.0), ValueError, "t: expected times inside the window"),
+    (lambda: H.reconstruct(np.ones(3), None, 3.0), TypeError, "t: expected real numbers"),
+    (lambda: H.reconstruct(np.ones(3), [np.nan], 3.0), ValueError, "t: expected numbers, found NaN"),
+    (lambda: H.reconstruct([1.0, 1j], [2.5], 3.0), TypeError, "c: expected real numbers"),
+    (lambda: H.legendre_basis(3, [2.0]), ValueError, "s: expected values <="),
+    (lambda: H.legendre_basis(3, None), TypeError, "s: expected real numbers"),
+    (lambda: H.legendre_basis(3, [0.5 + 1j]), TypeError, "s: expected real numbers"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(call, exc, words):
     with pytest.raises(exc, match=words):
@@ -279,3 +307,54 @@ def test_legendre_basis_keeps_the_shape_of_s():
 
 def hippo_shape(s):
     return H.legendre_basis(5, s).shape
+
+
+# --- the cached runs of notebook 08 (data/08_*.npz): the cheap slice of each script reruns ---------
+
+def _data_script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name.replace("08_", "data08_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_legt_spectrum_cache_matches_its_script():
+    mod = _data_script("08_legt_spectrum")
+    cached = np.load(mod.OUT)
+    assert tuple(cached["sizes"]) == mod.SIZES
+    np.testing.assert_allclose(mod.exact_spectrum(16), cached["N16"], rtol=1e-14)
+    for N in (4, 8):  # where numpy is still accurate, it agrees with the exact roots
+        got = np.sort_complex(np.linalg.eigvals(H.legt(N)[0]))
+        np.testing.assert_allclose(got, np.sort_complex(cached[f"N{N}"]), rtol=1e-10)
+
+
+def test_legs_stepping_cache_matches_its_script():
+    mod = _data_script("08_legs_stepping")
+    cached = np.load(mod.OUT)
+    for s in H.STEPPINGS:
+        for L in mod.SLICE["L"]:
+            i = list(cached["L"]).index(L)
+            np.testing.assert_allclose(mod.errors(L, "bilinear", s), cached[f"bilinear_{s}"][i], rtol=1e-9)
+
+
+def test_time_invariant_legs_has_the_warped_legendre_kernel():
+    from scipy import linalg
+
+    A, B = H.legs(8)
+    for r in (0.0, 0.3, 2.0, 5.0):
+        K = 2 * math.exp(-r) * H.legendre_basis(8, 2 * math.exp(-r) - 1)
+        np.testing.assert_allclose(linalg.expm(r * A) @ B, K, atol=1e-12 * np.abs(B).max())
+
+
+def test_unit_stepping_is_first_order_and_log_stepping_second():
+    u = lambda t: np.sin(3 * t) + 0.5 * t  # noqa: E731
+    A, B = H.legs(8)
+    c = H.project(u, 2.0, 8, "legs")
+    err = {(s, L): np.linalg.norm(H.scan_legs(A, B, u((np.arange(L) + 0.5) * 2.0 / L), "bilinear", s)[-1] - c)
+           for s in H.STEPPINGS for L in (200, 800)}
+    assert 3 < err["unit", 200] / err["unit", 800] < 5.5  # x4 in L: first order
+    assert 8 < err["log", 200] / err["log", 800] < 20  # second order (pre-asymptotic at L = 200: about x11)

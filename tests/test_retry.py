@@ -194,7 +194,7 @@ def test_subclass_of_on_is_retried():
 @pytest.mark.parametrize("on", [BaseException, KeyboardInterrupt, (ValueError, SystemExit),
                                 asyncio.CancelledError])
 def test_refuses_to_retry_base_exceptions(on):
-    with pytest.raises(ValueError, match="on="):
+    with pytest.raises(ValueError, match="^on: "):
         Retry(3, on=on)
 
 
@@ -525,3 +525,382 @@ def test_herd_bad_input():
         R.simulate_herd(10, 1, jitter="full", rng=random.Random(0))
     with pytest.raises(ValueError, match="n_clients"):
         R.simulate_herd(0, 1, jitter="full", rng=rng)
+
+
+# --- issue 15: each defect found by the review, with its fix -----------------------------------
+
+
+def test_all_lists_every_public_name():
+    public = {n for n, v in vars(R).items() if not n.startswith("_")
+              and getattr(v, "__module__", R.__name__) == R.__name__ and not isinstance(v, type(R))}
+    public |= {"JITTERS", "NEVER_RETRIED"}
+    assert set(R.__all__) == public - {"annotations"}
+    assert "JITTERS" in R.__all__ and "Wait" in R.__all__ and "RetryBudget" in R.__all__
+
+
+def test_exponential_delays_needs_a_whole_count():
+    with pytest.raises(TypeError, match="^n: "):
+        R.exponential_delays(2.5)
+    with pytest.raises(ValueError, match="^n: .*whole"):
+        R.exponential_delays(np.array([1.0, 2.5]))
+    with pytest.raises(ValueError, match="^n: "):
+        R.exponential_delays(np.array([0, 1]))
+    with pytest.raises(ValueError, match="^n: .*GiB"):
+        R.exponential_delays(10**12)
+    np.testing.assert_array_equal(R.exponential_delays(3), [1, 2, 4])
+    np.testing.assert_array_equal(R.exponential_delays(np.array([3, 1])), [4, 1])
+    assert R.exponential_delays(0).shape == (0,)
+
+
+def test_jittered_delays_rejects_negative_and_nan():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="^delays: "):
+        R.jittered_delays([-1.0, np.nan], "full", rng)
+    with pytest.raises(ValueError, match="^delays: .*NaN"):
+        R.jittered_delays([1.0, np.nan], "equal", rng)
+    with pytest.raises(TypeError, match="^delays: .*complex"):
+        R.jittered_delays(np.array([1 + 1j]), "full", rng)
+    d = np.array([1.0, 2.0])
+    out = R.jittered_delays(d, "none", None)
+    assert out is not d and np.array_equal(out, d)
+
+
+@pytest.mark.parametrize("n", [math.nan, 2.0, True, "3", None])
+def test_wait_rejects_a_non_integer_attempt_number(n):
+    for wait in (Fixed(1), Exponential(), DecorrelatedJitter(1, 10, random.Random(0))):
+        with pytest.raises(TypeError, match="^n: "):
+            wait(n, 0.0)
+    with pytest.raises(ValueError, match="^n: "):
+        Exponential()(0)
+
+
+def test_exponential_cap_zero_gives_zero_and_keeps_the_users_error():
+    assert [Exponential(initial=1, cap=0)(n) for n in (1, 5, 10**6)] == [0, 0, 0]
+    assert Exponential(initial=4, cap=3)(1) == 3  # the cap wins from the first attempt
+    clock = FakeClock()
+    kind, out = run_block(Retry(3, wait=Exponential(initial=1, cap=0), sleep=clock.sleep),
+                          Flaky.failing(5))
+    assert kind == "raised" and type(out) is ConnectionError and clock.sleeps == [0, 0]
+
+
+def test_exponential_overflow_is_inf_and_the_loop_gives_up_with_the_users_error():
+    assert Exponential()(10**6) == math.inf  # uncapped and beyond float range
+    assert Exponential(cap=60)(10**6) == 60
+    assert Exponential(1e-300, 10.0)(400) == pytest.approx(1e99)  # the product is in range
+    clock = FakeClock()
+    flaky = Flaky.failing(5)
+    kind, out = run_block(Retry(5, wait=lambda n, p: math.inf, sleep=clock.sleep), flaky)
+    assert kind == "raised" and out is flaky.raised[-1] and clock.sleeps == []
+    assert "the wait returned inf" in out.__notes__[0]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: DecorrelatedJitter(base=0, cap=1, rng=random.Random(0)), "^base: "),
+    (lambda: DecorrelatedJitter(base=math.nan, cap=1, rng=random.Random(0)), "^base: "),
+    (lambda: Fixed(math.inf), "^delay: "),
+    (lambda: Fixed(-0.5), "^delay: "),
+    (lambda: Exponential(initial=math.inf), "^initial: "),
+    (lambda: Exponential(cap=math.nan), "^cap: "),
+    (lambda: Retry(None, deadline=math.inf), "^deadline: "),
+    (lambda: Retry(3, deadline=math.inf), "^deadline: "),
+    (lambda: Retry(3, deadline=math.nan), "^deadline: "),
+    (lambda: FakeClock(math.nan), "^start: "),
+    (lambda: Flaky(cost=math.inf), "^cost: "),
+    (lambda: R.RetryBudget(capacity=0.5), "^capacity: "),
+    (lambda: R.RetryBudget(ratio=math.nan), "^ratio: "),
+])
+def test_degenerate_settings_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_complex_numbers_are_refused_not_cut():
+    with pytest.raises(TypeError, match="^delay: "):
+        Fixed(1 + 0j)
+    with pytest.raises(TypeError, match="^deadline: "):
+        Retry(3, deadline=1 + 0j)
+
+
+def test_wait_returning_nan_is_an_error_chained_to_the_users_error():
+    flaky = Flaky.failing(5)
+    kind, out = run_block(Retry(3, wait=lambda n, p: math.nan, sleep=FakeClock().sleep), flaky)
+    assert isinstance(out, ValueError) and "wait returned nan" in str(out)
+    assert out.__cause__ is flaky.raised[0]
+
+
+class AsyncCallable:
+    def __init__(self, k):
+        self.flaky = Flaky.failing(k)
+
+    async def __call__(self):
+        await asyncio.sleep(0)
+        return self.flaky()
+
+
+def test_object_with_async_call_is_retried_like_tenacity():
+    import tenacity
+
+    clock = FakeClock()
+    ours = AsyncCallable(5)
+    with pytest.raises(ConnectionError):
+        asyncio.run(Retry(3, wait=Fixed(1), sleep=clock.asleep)(ours)())
+    theirs = AsyncCallable(5)
+    with pytest.raises(tenacity.RetryError):
+        asyncio.run(tenacity.retry(stop=tenacity.stop_after_attempt(3),
+                                   sleep=clock.asleep)(theirs)())
+    assert ours.flaky.calls == theirs.flaky.calls == 3
+    assert asyncio.run(Retry(3, sleep=clock.asleep)(AsyncCallable(2))()) == 42
+
+
+def test_async_sleep_in_a_sync_loop_is_refused():
+    clock = FakeClock()
+    flaky = Flaky.failing(2)
+    kind, out = run_block(Retry(3, sleep=clock.asleep), flaky)
+    assert isinstance(out, TypeError) and str(out).startswith("sleep: ") and flaky.calls == 0
+    made = []
+
+    def returns_a_coroutine(seconds):
+        made.append(clock.asleep(seconds))
+        return made[-1]
+
+    flaky = Flaky.failing(2)
+    kind, out = run_block(Retry(3, sleep=returns_a_coroutine), flaky)
+    assert isinstance(out, TypeError) and "awaitable" in str(out) and flaky.calls == 1
+    assert out.__cause__ is flaky.raised[0]
+    assert made[0].cr_frame is None  # closed, so no "coroutine was never awaited" warning
+
+
+def test_wrapper_keeps_defaults_like_tenacity():
+    import tenacity
+
+    def fetch(x, y=2, *, z=3):
+        return x + y + z
+
+    ours = Retry(3)(fetch)
+    theirs = tenacity.retry(stop=tenacity.stop_after_attempt(3))(fetch)
+    for wrapped in (ours, theirs):
+        assert wrapped.__defaults__ == (2,) and wrapped.__kwdefaults__ == {"z": 3}
+    assert ours(1) == 6 and ours(1, 0, z=0) == 1
+
+    async def afetch(x, y=2, *, z=3):
+        return x + y + z
+
+    aours = Retry(3)(afetch)
+    assert aours.__defaults__ == (2,) and aours.__kwdefaults__ == {"z": 3}
+    assert asyncio.run(aours(1)) == 6
+
+
+def test_generator_functions_are_refused_at_decoration():
+    def chunks():
+        yield 1
+
+    async def achunks():
+        yield 1
+
+    class Chunker:
+        def __call__(self):
+            yield 1
+
+    for fn in (chunks, achunks, Chunker()):
+        with pytest.raises(TypeError, match="^fn: .*generator function"):
+            Retry(3)(fn)
+
+
+def test_deadline_bounds_the_start_like_tenacity_stop_before_delay(monkeypatch):
+    import types
+
+    import tenacity
+
+    clock = FakeClock()
+    ours = Flaky.failing(100, clock=clock, cost=0.15)
+    kind, _ = run_block(Retry(None, wait=Fixed(0), deadline=0.2, sleep=clock.sleep,
+                              clock=clock), ours)
+    ours_end = clock.now
+    clock.reset()
+    monkeypatch.setattr(tenacity, "time", types.SimpleNamespace(monotonic=clock))
+    theirs = Flaky.failing(100, clock=clock, cost=0.15)
+    with pytest.raises(ConnectionError):
+        for attempt in tenacity.Retrying(stop=tenacity.stop_before_delay(0.2), reraise=True,
+                                         sleep=clock.sleep):
+            with attempt:
+                theirs()
+    assert kind == "raised" and ours.calls == theirs.calls == 2
+    assert ours_end == clock.now == pytest.approx(0.30)  # 0.1 s past the 0.2 s deadline
+
+
+# --- issue 17: exception groups, notes, the remaining deadline, the retry budget ---------------
+
+
+async def _task_group_fetch(flaky):
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(asyncio.sleep(0))
+        tg.create_task(_call_soon(flaky))
+
+
+async def _call_soon(flaky):
+    await asyncio.sleep(0)
+    return flaky()
+
+
+def test_exception_group_of_matching_errors_is_retried():
+    import tenacity
+
+    clock = FakeClock()
+    flaky = Flaky.failing(2)
+
+    async def main(retrying):
+        async for attempt in retrying:
+            with attempt:
+                await _task_group_fetch(flaky)
+        return "ok"
+
+    assert asyncio.run(main(Retry(5, on=ConnectionError, sleep=clock.asleep))) == "ok"
+    assert flaky.calls == 3 and clock.sleeps == [1.0, 1.0]
+    theirs = Flaky.failing(2)
+    with pytest.raises(ExceptionGroup):
+        asyncio.run(tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(5), reraise=True, sleep=clock.asleep,
+            retry=tenacity.retry_if_exception_type(ConnectionError)
+        )(_task_group_fetch, theirs))
+    assert theirs.calls == 1  # tenacity does not look inside the group
+
+
+@pytest.mark.parametrize("group, retried", [
+    (ExceptionGroup("g", [ConnectionError("a"), TimeoutError("b")]), True),
+    (ExceptionGroup("g", [ConnectionError("a"), ExceptionGroup("h", [TimeoutError()])]), True),
+    (ExceptionGroup("g", [ConnectionError("a"), ValueError("b")]), False),
+    (BaseExceptionGroup("g", [ConnectionError("a"), KeyboardInterrupt()]), False),
+    (BaseExceptionGroup("g", [asyncio.CancelledError()]), False),
+])
+def test_exception_group_matching(group, retried):
+    flaky = Flaky([group, None])
+    kind, out = run_block(Retry(3, on=(ConnectionError, TimeoutError), sleep=FakeClock().sleep),
+                          flaky)
+    if retried:
+        assert kind == "ok" and flaky.calls == 2
+    else:
+        assert kind == "raised" and out is group and flaky.calls == 1
+    # on=Exception retries any ExceptionGroup, never one carrying a base exception
+    kind, out = run_block(Retry(3, sleep=FakeClock().sleep), Flaky([group, None]))
+    assert (kind == "ok") == isinstance(group, Exception)
+
+
+def test_notes_record_the_attempt_history_without_wrapping():
+    clock = FakeClock()
+    flaky = Flaky.failing(5, clock=clock, cost=0.5)
+    kind, out = run_block(Retry(3, wait=Exponential(1), sleep=clock.sleep, clock=clock), flaky)
+    assert kind == "raised" and out is flaky.raised[-1] and type(out) is ConnectionError
+    assert out.__notes__ == [
+        "retry: attempt 3/3 failed; gave up (no attempts left), 4.5 s after the first attempt "
+        "started",
+        "retry: attempt 1/3 failed at t=0.5 s: ConnectionError: failure 1",
+        "retry: attempt 2/3 failed at t=2 s: ConnectionError: failure 2",
+    ]
+    text = "".join(traceback.format_exception(out))
+    assert "attempt 1/3 failed at t=0.5 s" in text
+    kind, out = run_block(Retry(3, sleep=FakeClock().sleep, notes=False), Flaky.failing(5))
+    assert not hasattr(out, "__notes__")
+
+
+def test_notes_list_at_most_ten_earlier_errors():
+    flaky = Flaky.failing(30)
+    kind, out = run_block(Retry(25, wait=Fixed(0), sleep=FakeClock().sleep), flaky)
+    assert out.__notes__[0].startswith("retry: attempt 25/25 failed")
+    assert out.__notes__[1] == "retry: 14 earlier failed attempts not listed"
+    assert out.__notes__[2].startswith("retry: attempt 15/25 failed")
+    assert len(out.__notes__) == 12
+
+
+def test_remaining_deadline_bounds_the_total_when_passed_downstream():
+    clock = FakeClock()
+
+    def call_with_timeout(timeout, cost=0.15):
+        """A call that takes `cost` seconds, or gives up after `timeout`."""
+        clock.advance(min(cost, timeout))
+        raise TimeoutError("no reply")
+
+    seen = []
+    with pytest.raises(TimeoutError) as info:
+        for attempt in Retry(None, on=TimeoutError, wait=Fixed(0.01), deadline=0.2,
+                             sleep=clock.sleep, clock=clock):
+            with attempt:
+                seen.append(attempt.remaining)
+                call_with_timeout(attempt.remaining)
+    assert clock.now <= 0.2 + 1e-12 and seen[0] == 0.2
+    assert seen == pytest.approx([0.2, 0.04])
+    assert "no time left before the deadline of 0.2 s" in info.value.__notes__[0]
+    for attempt in Retry(2, sleep=clock.sleep):
+        with attempt:
+            assert attempt.remaining is None
+
+
+def test_budget_caps_the_retries_of_every_loop_sharing_it():
+    budget = R.RetryBudget(capacity=3, ratio=0.5)
+    clock = FakeClock()
+    flakies = [Flaky.failing(10) for _ in range(4)]
+    for f in flakies:
+        kind, out = run_block(Retry(5, budget=budget, sleep=clock.sleep), f)
+        assert kind == "raised" and out is f.raised[-1]
+    assert sum(f.calls - 1 for f in flakies) == 3 == budget.granted  # 3 retries in all, not 16
+    assert "retry budget is spent" in flakies[-1].raised[-1].__notes__[0]
+    for _ in range(2):
+        assert run_block(Retry(5, budget=budget, sleep=clock.sleep), Flaky())[0] == "ok"
+    assert budget.tokens == 1.0 and budget.successes == 2
+    kind, _ = run_block(Retry(5, budget=budget, sleep=clock.sleep), Flaky.failing(1))
+    assert kind == "ok" and budget.granted == 4
+
+
+def test_budget_is_thread_safe():
+    budget = R.RetryBudget(capacity=50, ratio=0.0)
+    barrier = threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        for _ in range(20):
+            budget.withdraw()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert budget.granted == 50 and budget.refused == 160 - 50
+
+
+def test_herd_with_a_budget_obeys_its_bound():
+    for jitter in ("none", "full"):
+        for overload in ("shed", "collapse"):
+            budget = R.RetryBudget(capacity=20, ratio=0.1)
+            r = R.simulate_herd(200, 10, jitter=jitter, rng=np.random.default_rng(3),
+                                overload=overload, budget=budget)
+            retries = r.total_calls - 200
+            served = int(np.isfinite(r.done_at).sum())
+            assert retries == budget.granted <= 20 + 0.1 * served + 1e-9
+            assert r.refused == budget.refused and r.arrivals.sum() == r.total_calls
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(budget=3), TypeError, "^budget: "),
+    (dict(notes=1), TypeError, "^notes: "),
+    (dict(clock=5), TypeError, "^clock: "),
+    (dict(attempts=10**0 * 0.0), TypeError, "^attempts: "),
+])
+def test_more_bad_arguments(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        Retry(**kwargs)
+
+
+def test_no_endless_loop_when_attempts_end_exactly_at_the_deadline():
+    clock = FakeClock()
+    flaky = Flaky.failing(10**6)
+
+    def cut_to(timeout):
+        clock.advance(min(0.5, timeout))
+        flaky()
+
+    with pytest.raises(ConnectionError) as info:
+        for attempt in Retry(None, wait=Fixed(0), deadline=1.0, sleep=clock.sleep, clock=clock):
+            with attempt:
+                cut_to(attempt.remaining)
+    assert flaky.calls == 2 and clock.now == 1.0
+    assert "no time left" in info.value.__notes__[0]

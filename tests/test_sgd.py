@@ -50,9 +50,10 @@ def test_regret_bound_formula_shapes_and_total():
 
 @pytest.mark.parametrize("D, G", [(0, 1), (-1, 1), (1, 0), (1, -2), (math.inf, 1), (1, math.nan)])
 def test_non_positive_constants_are_rejected(D, G):
-    with pytest.raises(ValueError, match="must be a positive"):
+    name = "D" if not (D > 0 and math.isfinite(D)) else "G"
+    with pytest.raises(ValueError, match=f"^{name}: "):
         sgd.regret_bound(D, G, [0.1, 0.1])
-    with pytest.raises(ValueError, match="must be a positive"):
+    with pytest.raises(ValueError, match=f"^{name}: "):
         sgd.general_regret_bound(D, G, [0.1, 0.1])
 
 
@@ -63,15 +64,15 @@ def test_bad_rates_are_rejected(bad):
 
 
 def test_type_errors_name_the_argument():
-    with pytest.raises(TypeError, match="D must be"):
+    with pytest.raises(TypeError, match="^D: "):
         sgd.regret_bound("1", 1.0, [0.1])
-    with pytest.raises(TypeError, match="G must be"):
+    with pytest.raises(TypeError, match="^G: "):
         sgd.regret_bound(1.0, True, [0.1])
     with pytest.raises(TypeError, match="lrs"):
         sgd.regret_bound(1.0, 1.0, ["a", "b"])
-    with pytest.raises(TypeError, match="T must be"):
+    with pytest.raises(TypeError, match="^T: "):
         sgd.constant_schedule(10.0, 0.1)
-    with pytest.raises(ValueError, match="T must be"):
+    with pytest.raises(ValueError, match="^T: "):
         sgd.inv_sqrt_schedule(0, 1.0)
 
 
@@ -210,7 +211,7 @@ def test_on_dataset_and_draw_counts():
         sgd.on_dataset(sgd.logistic_loss_grad, X, y, datasets=np.array([0, 2]))
     with pytest.raises(TypeError, match="datasets"):
         sgd.on_dataset(sgd.logistic_loss_grad, X, y, datasets=np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match="expected X"):
+    with pytest.raises(ValueError, match="^X: "):
         sgd.on_dataset(sgd.logistic_loss_grad, X[0], y)
 
 
@@ -274,7 +275,7 @@ def test_runner_argument_errors():
         sgd.projected_sgd(None, [g], np.zeros(3), np.ones(5))
     with pytest.raises(TypeError, match="stream"):
         sgd.projected_sgd(sgd.linear_loss_grad, g, np.zeros(3), np.ones(5))
-    with pytest.raises(ValueError, match="lrs must have shape"):
+    with pytest.raises(ValueError, match="lrs: expected shape"):
         sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(3), np.ones(4))
     with pytest.raises(ValueError, match="lrs"):
         sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(3), -np.ones(5))
@@ -282,7 +283,7 @@ def test_runner_argument_errors():
         sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros((3, 3)), np.ones(5))
     with pytest.raises(ValueError, match="comparator"):
         sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(3), np.ones(5), comparator=np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="same S and T"):
+    with pytest.raises(ValueError, match="^stream: "):
         sgd.projected_sgd(sgd.linear_loss_grad, [g, np.zeros((2, 4))], np.zeros(3), np.ones(5))
     run = sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(3), np.ones(5))
     with pytest.raises(ValueError, match="without a comparator"):
@@ -322,7 +323,7 @@ def test_logistic_comparator_matches_lbfgs_inside_and_is_certified_on_the_bounda
         others = sgd.project_ball(rng.standard_normal((200, 3)), 0.1)
         vals = (ws * np.logaddexp(0, -y[s] * (others @ X[s].T))).sum(1)
         assert vals.min() >= val[s] - 1e-12
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="^weights: "):
         sgd.logistic_comparator(X, y, -w, 1.0)
 
 
@@ -360,9 +361,9 @@ def test_absolute_comparator_beats_random_feasible_points():
 def test_loglog_slope():
     x = np.array([1.0, 10, 100, 1000])
     assert sgd.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="^y: expected values > 0"):
         sgd.loglog_slope(x, -x)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="^y: expected the shape of x"):
         sgd.loglog_slope(x, x[:2])
 
 
@@ -372,11 +373,170 @@ def test_plot_helpers_draw_and_check_shapes():
     sgd.plot_regret_band(ax, T, np.ones((3, 4)) / np.sqrt(T)[:, None], label="runs", color="C0")
     sgd.plot_slope_guide(ax, T, 1.0, -0.5, label="slope")
     assert ax.get_xscale() == "log" and len(ax.lines) == 2
-    with pytest.raises(ValueError, match="regrets"):
+    with pytest.raises(ValueError, match="^regrets: "):
         sgd.plot_regret_band(ax, T, np.ones((2, 4)), label="bad", color="C1")
     fig2, ax2 = plt.subplots()
     sgd.plot_bound_parts(ax2, ["a", "b"], {"x": [1.0, 2.0], "y": [0.5, 0.1]})
     assert len(ax2.patches) == 4
-    with pytest.raises(ValueError, match="expected 2 values"):
+    with pytest.raises(ValueError, match="has 1 values, expected 2"):
         sgd.plot_bound_parts(ax2, ["a", "b"], {"z": [1.0]})
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15: the library cases, each with a clear error or the right value
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ball_projection_near_the_float_range():
+    np.testing.assert_allclose(sgd.project_ball([[3e200, 4e200]], 1.0), [[0.6, 0.8]], rtol=1e-15)
+    np.testing.assert_allclose(sgd.project_ball([[3e-200, 4e-200]], 1.0), [[3e-200, 4e-200]], rtol=1e-15)
+    np.testing.assert_allclose(sgd.project_ball([1e308, -1e308], 2.0), [np.sqrt(2), -np.sqrt(2)], rtol=1e-15)
+
+
+def test_draw_counts_rejects_out_of_range_ids():
+    with pytest.raises(ValueError, match=r"^idx: expected indices in \[0, 3\)"):
+        sgd.draw_counts(np.array([[0, 3, 3], [1, 1, 1]]), 3)
+    with pytest.raises(ValueError, match="^idx: "):
+        sgd.draw_counts(np.array([[0, -1]]), 3)
+    with pytest.raises(TypeError, match="^idx: "):
+        sgd.draw_counts(np.array([[0.0, 1.0]]), 3)
+    np.testing.assert_array_equal(sgd.draw_counts(np.array([[0, 2, 2], [1, 1, 1]]), 3), [[1, 0, 2], [0, 3, 0]])
+
+
+def test_box_bounds_with_nan_are_rejected_and_infinite_ones_allowed():
+    with pytest.raises(ValueError, match="^lo: .*NaN"):
+        sgd.project_box([5, -5], [np.nan, 0], [1, 1])
+    with pytest.raises(ValueError, match="^hi: .*NaN"):
+        sgd.project_box([5, -5], [0, 0], [1, np.nan])
+    np.testing.assert_array_equal(sgd.project_box([5, -5], [-np.inf, 0], [np.inf, 1]), [5, 0])
+
+
+def test_overflowing_bounds_raise_value_errors_naming_the_arguments():
+    with pytest.raises(ValueError, match="^D, G or lrs: .*overflows"):
+        sgd.regret_bound(1e200, 1, [0.1])
+    with pytest.raises(ValueError, match="overflows"):
+        sgd.general_regret_bound(1, 1e200, [0.1])
+    with pytest.raises(ValueError, match="^D, G or alpha: "):
+        sgd.inv_sqrt_bound(1e200, 1, 10, 1.0)
+    assert sgd.regret_bound(1e150, 1, [0.1]) == pytest.approx(1e300 / 0.2 + 0.05)
+
+
+@pytest.mark.parametrize("x, y, name", [([1, 10, 100], [1, -0.3, 0.1], "y"), ([0, 1, 2], [1, 2, 3], "x"),
+                                        ([1, 10, np.nan], [1, 2, 3], "x"), ([1, 1], [1, 2], "x")])
+def test_loglog_slope_raises_on_non_positive_or_degenerate_input(x, y, name):
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        sgd.loglog_slope(x, y)
+
+
+def test_loglog_slope_agrees_with_polyfit_and_with_lora():
+    from helpers import lora
+
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1, 1e4, 9)
+    y = 2 * x**-0.7 * np.exp(0.1 * rng.standard_normal(9))
+    ref = np.polyfit(np.log(x), np.log(y), 1)[0]
+    assert sgd.loglog_slope(x, y) == pytest.approx(ref, rel=1e-12)
+    assert lora.loglog_slope(x, y) == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sgd.regret_bound(1.0, 1.0, np.array([0.1 + 1j])),
+    lambda: sgd.project_ball(np.array([1 + 1j, 2.0]), 1.0),
+    lambda: sgd.project_box(np.array([1 + 1j]), -1, 1),
+    lambda: sgd.logistic_loss_grad(np.ones((1, 2), complex), np.ones((1, 1, 2)), np.ones((1, 1))),
+    lambda: sgd.loglog_slope([1, 2], np.array([1, 2 + 1j])),
+    lambda: sgd.regret_bound(1 + 0j, 1.0, [0.1]),
+])
+def test_complex_input_is_rejected_not_cut_to_its_real_part(call):
+    with pytest.raises(TypeError, match="complex"):
+        call()
+
+
+def test_flags_and_callables_are_checked():
+    with pytest.raises(TypeError, match="^average: "):
+        sgd.regret_bound(1.0, 1.0, [0.1], average="yes")
+    g = np.ones((1, 3, 2))
+    with pytest.raises(TypeError, match="^project: "):
+        sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(2), np.ones(3), project="ball")
+    with pytest.raises(TypeError, match="^keep_path: "):
+        sgd.projected_sgd(sgd.linear_loss_grad, [g], np.zeros(2), np.ones(3), keep_path=None)
+
+
+def test_module_exports_exactly_its_public_names():
+    public = {n for n, v in vars(sgd).items() if not n.startswith("_") and getattr(v, "__module__", None) == "helpers.sgd"}
+    assert public <= set(sgd.__all__)
+    assert set(sgd.__all__) - public <= {"LossGrad", "MAX_STEPS"}
+    for name in sgd.__all__:
+        assert hasattr(sgd, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# the "Beyond the post" helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@FEW
+@given(st.integers(0, 10**6), st.integers(2, 400))
+def test_adagrad_norm_run_obeys_its_data_dependent_bound(seed, T):
+    rng = np.random.default_rng(seed)
+    S, dim, R = 3, 4, 1.5
+    grads = sgd.project_ball(3 * rng.standard_normal((S, T, dim)), 2.0) * rng.uniform(0, 1, (S, T, 1))
+    u = sgd.project_ball(2 * rng.standard_normal((S, dim)), R)
+    run = sgd.adagrad_norm_sgd(sgd.linear_loss_grad, [grads], np.zeros(dim), 2 * R,
+                               lambda v: sgd.project_ball(v, R), u)
+    assert np.all(np.diff(run.lrs, axis=1) <= 0)
+    assert np.all(run.average_regret <= sgd.adagrad_norm_bound(2 * R, run.grad_sq) * (1 + 1e-12) + 1e-15)
+    # the bound is the realised (13) with D^2 in place of the distances, by the lemma sum a/sqrt(A) <= 2 sqrt(A)
+    a = run.grad_sq
+    assert np.all((a / np.sqrt(np.cumsum(a, axis=1))).sum(axis=1) <= 2 * np.sqrt(a.sum(axis=1)) * (1 + 1e-12))
+
+
+def test_adagrad_norm_rates_by_hand():
+    g = np.array([[[1.0], [0.0], [2.0]]])
+    run = sgd.adagrad_norm_sgd(sgd.linear_loss_grad, [g], np.zeros(1), 2.0)
+    np.testing.assert_allclose(run.lrs[0], [2 / np.sqrt(2), 2 / np.sqrt(2), 2 / np.sqrt(10)])
+    np.testing.assert_allclose(sgd.adagrad_norm_bound(2.0, [1.0, 0.0, 4.0], average=False), np.sqrt(2) * 2 * np.sqrt(5))
+
+
+def test_last_iterate_bound_formula():
+    assert sgd.last_iterate_bound(2.0, 1.0, 100, 0.5) == pytest.approx((4 / 0.5 + 0.5) * (2 + math.log(100)) / 10)
+    with pytest.raises(ValueError, match="^T: "):
+        sgd.last_iterate_bound(2.0, 1.0, 1, 0.5)
+
+
+def test_minibatch_second_moment_matches_enumeration():
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((5, 2))
+    import itertools
+
+    for B in (1, 2, 3):
+        exact = np.mean([np.sum(g[list(c)].mean(axis=0) ** 2) for c in itertools.product(range(5), repeat=B)])
+        assert sgd.minibatch_second_moment(g, B) == pytest.approx(exact, rel=1e-12)
+    # scaled before squaring: no overflow for gradients near the float range
+    assert sgd.minibatch_second_moment(1e150 * g, 2) == pytest.approx(1e300 * sgd.minibatch_second_moment(g, 2), rel=1e-12)
+
+
+def test_sgdrun_validates_its_fields():
+    z = np.zeros((1, 3))
+    run = sgd.SGDRun(z, None, None, z, None, np.ones((1, 3)), np.zeros((1, 2)), None)
+    assert run.T == 3
+    with pytest.raises(ValueError, match="^grad_sq: "):
+        sgd.SGDRun(z, None, None, np.zeros((1, 2)), None, np.ones((1, 3)), np.zeros((1, 2)), None)
+    with pytest.raises(ValueError, match="^losses: "):
+        sgd.SGDRun(np.full((1, 3), np.nan), None, None, z, None, np.ones((1, 3)), np.zeros((1, 2)), None)
+
+
+def test_absolute_comparator_certificate_is_a_valid_duality_gap():
+    rng = np.random.default_rng(5)
+    X = sgd.project_ball(rng.standard_normal((3, 60, 4)), 1.0)
+    y = X @ np.array([0.3, -0.2, 0.5, 0.9]) + 0.2 * rng.standard_t(2, (3, 60))  # the box binds in coordinate 4
+    w = rng.integers(0, 3, (3, 60)).astype(float) + 0.1
+    theta, val, gap = sgd.absolute_comparator(X, y, w, -0.6, 0.6, certify=True)
+    assert np.all(gap >= 0) and np.all(gap < 1e-8)
+    # every feasible point is at least value - gap: the certificate is a lower bound on min F
+    pts = rng.uniform(-0.6, 0.6, (3, 2000, 4))
+    F = (w[:, None, :] * np.abs(np.einsum("snd,spd->spn", X, pts) - y[:, None, :])).sum(axis=2) / w.sum(axis=1)[:, None]
+    assert np.all(F.min(axis=1) >= val - gap - 1e-12)
+    t2, v2 = sgd.absolute_comparator(X, y, w, -0.6, 0.6)
+    np.testing.assert_array_equal(v2, val)

@@ -1,7 +1,7 @@
 """Re-execute notebooks with every seed shifted, comparing no outputs: a check that fails here
 verified one draw, not the claim.
 
-    python tools/seed_sweep.py --offsets 1 2 [--jobs 2] [notebooks/05_local_global_cosine.ipynb ...]
+    python tools/seed_sweep.py [notebooks/05_local_global_cosine.ipynb ...] --offsets 1 2 [--jobs 2]
 
 Each (notebook, offset) runs top to bottom in a fresh kernel with ``SCISPACES_SEED_OFFSET`` set
 (``helpers.notebook.shifted_seed`` adds it to every seed); nothing is written. A failed check is
