@@ -353,3 +353,158 @@ def test_causal_attention_matrices():
     assert np.all(A.linear_attention_weights(relu_q, relu_k, eps=1e-6) == 0)
     with pytest.raises(ValueError):
         A.linear_attention_weights(-np.ones((2, 3)), relu_k)
+
+
+# --- issue 15: the calls that hung, blew up memory or returned NaN, and the option checks ------
+
+
+def test_huge_orders_fail_fast_with_a_clear_error():
+    with pytest.raises(ValueError, match="k"):
+        A.relu_moment(0.0, 10**9)  # used to hang in math.factorial
+    with pytest.raises(ValueError, match="half_width"):
+        A.gaussian_expectation(math.exp, 0, 1, half_width=1e6)  # used to run past 20 s
+    with pytest.raises(ValueError, match="order"):
+        A.taylor_features(np.ones((1, 1000)), 3)  # used to build 167 M tuples
+    with pytest.raises(ValueError, match="power"):
+        A.sparsity_relu_power(0.0, 1.0, 10**6)
+
+
+def test_relu_moment_is_finite_for_large_t():
+    assert A.relu_moment(5000.0, 2) == pytest.approx(25000001.0, rel=1e-15)  # used to be NaN
+    assert A.relu_moment(60.0, 4) == pytest.approx(60.0**4 + 6 * 60.0**2 + 3, rel=1e-15)
+    assert A.relu_moment(-45.0, 3) == 0.0  # underflow, documented
+    with pytest.raises(ValueError, match="t"):
+        A.relu_moment(1e300, 2)  # beyond the float range: an error, not inf
+
+
+def test_closed_forms_stay_finite_at_extreme_t():
+    s = A.sparsity_relu2(np.array([-1e300, -50.0, 1e5, 1e300]), 1.0)
+    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == pytest.approx(1.0)
+    assert A.sparsity_relu2(1e300, 1e-300) == pytest.approx(1.0)
+    ident = A.sparsity_identity(np.array([-1e300, 0.0, 1e300]), 1e-300)
+    np.testing.assert_allclose(ident, [1.0, math.sqrt(2 / math.pi), 1.0], rtol=1e-15)
+    assert A.sparsity_exp(0.0, 1e300) == 0.0
+
+
+def test_scalar_options_are_checked():
+    q = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError, match="scale"):
+        A.causal_softmax_attention(q, q, scale=math.nan)  # used to give all-NaN weights
+    with pytest.raises(ValueError, match="eps"):
+        A.linear_attention_weights(np.abs(q), np.abs(q), eps=-0.6)  # used to give weights of 1.92
+    with pytest.raises(TypeError, match="causal"):
+        A.linear_attention_weights(np.abs(q), np.abs(q), causal="yes")
+    for bad in (math.nan, 0.0, -1.0):
+        with pytest.raises(ValueError, match="epsrel"):
+            A.gaussian_expectation(math.exp, 0.0, 1.0, epsrel=bad)
+    with pytest.raises(ValueError, match="g"):
+        A.gaussian_expectation(math.exp, 0.0, 1e300)  # overflow inside g: a clear error
+
+
+@pytest.mark.parametrize("fn, args", [
+    (A.sparsity, (np.array([1 + 1j, 2.0]),)),
+    (A.elu_plus_one, (np.array([1j]),)),
+    (A.causal_softmax_attention, (np.ones((2, 2)) + 0j, np.ones((2, 2)))),
+    (A.sparsity_exp, (1j, 1.0)),
+    (A.relu_moment, (np.array([1 + 1j]), 2)),
+])
+def test_complex_input_is_rejected_not_cut_to_its_real_part(fn, args):
+    with pytest.raises(TypeError, match="complex"):
+        fn(*args)
+
+
+def test_overflow_safe_scaling():
+    q = np.array([3e200, 4e200])
+    assert A.sparsity_iid_linear(q, 2.0) == pytest.approx(A.sparsity_iid_linear([3.0, 4.0], 2.0), rel=1e-14)
+    big = np.array([[1e300, 2e300], [3e300, 1e300]])
+    np.testing.assert_allclose(A.linear_attention_weights(big, big),
+                               A.linear_attention_weights(big / 1e300, big / 1e300), rtol=1e-14)
+    assert A.sparsity(np.array([1e308, -1e308, 0.0])) == pytest.approx(2 / math.sqrt(6), rel=1e-14)
+
+
+def test_torch_tensors_are_detached():
+    import torch
+
+    x = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    assert A.sparsity(x) == pytest.approx(A.sparsity(np.array([1.0, -2.0, 0.5])))
+    assert isinstance(A.elu_plus_one(x), np.ndarray)
+
+
+def test_public_functions_have_hints_docstrings_and_raises():
+    import inspect
+
+    for name in A.__all__:
+        fn = getattr(A, name)
+        sig = inspect.signature(fn)
+        assert sig.return_annotation is not inspect.Signature.empty, name
+        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), name
+        assert "Raises" in (fn.__doc__ or ""), name
+        assert "section" in fn.__doc__.lower() or "eq." in fn.__doc__, name
+
+
+# --- finite-n rows and the recall model (section 5.5, 5.6) --------------------------------------
+
+
+def test_softmax_row_neff_matches_effective_tokens():
+    rng = np.random.default_rng(7)
+    neff = A.softmax_row_neff(np.array([0.0, 1.0, 3.0]), 500, 4, rng)
+    eps = np.random.default_rng(7).standard_normal((4, 500))
+    for i in range(4):
+        for j, g in enumerate([0.0, 1.0, 3.0]):
+            p = np.exp(g * eps[i] - (g * eps[i]).max())
+            assert neff[j, i] == pytest.approx(A.effective_tokens(p / p.sum()), rel=1e-12)
+    np.testing.assert_allclose(neff[0], 500.0, rtol=1e-13)
+    assert np.all(np.diff(neff, axis=0) < 0)  # more peaked with gamma
+
+
+def test_train_recall_is_deterministic_and_learns():
+    run = A.train_recall("softmax", 16, 3, n_pairs=8, n_keys=16, steps=150, eval_batch=256)
+    again = A.train_recall("softmax", 16, 3, n_pairs=8, n_keys=16, steps=150, eval_batch=256)
+    assert run == again
+    assert run["accuracy"] > 0.5 and run["mass"] > 0.3  # chance is 1/16 and 1/8
+    with pytest.raises(ValueError, match="attention"):
+        A.train_recall("relu", 16)
+    with pytest.raises(ValueError, match="n_keys"):
+        A.train_recall("linear", 16, n_pairs=8, n_keys=4)
+
+
+# --- the cached sweeps of notebook 03 (data/03_*.py): a cheap slice of each is rerun ---------
+
+import hashlib  # noqa: E402
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SHA256 = {
+    "03_finite_n.npz": "be9a48a9c62dd29525b11160002bd06677f389d0949456d47bf52efb375d0418",
+    "03_recall.npz": "a6a0f927f68a611e8a4f72fb198762fe8a47a1244c655a255347e2f9a992da6b",
+}
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name.replace(".py", "").replace("03_", "data03_"),
+                                                  DATA / name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name", sorted(SHA256))
+def test_cached_files_are_the_recorded_ones(name):
+    assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == SHA256[name]
+
+
+def test_finite_n_cache_matches_a_rerun_of_one_length():
+    mod = _script("03_finite_n.py")
+    with np.load(mod.OUT) as f:
+        cached = dict(f)
+    fresh = mod.run((1000,), verbose=False)  # deterministic float64: exact to 1e-10
+    assert mod.compare(cached, fresh, (1000,)) < 1e-10
+
+
+def test_recall_cache_matches_a_rerun_of_one_entry():
+    mod = _script("03_recall.py")
+    with np.load(mod.OUT) as f:
+        cached = dict(f)
+    fresh = mod.run(dims=(8,), seeds=(0,), live=False, verbose=False)  # float32: 0.02 allowed
+    assert mod.compare(cached, fresh) < mod.TOLERANCE
