@@ -7,28 +7,38 @@ single feasible plan, so the earth mover's cost is (eqs. 5 and 9)
 
     L_EMO = sum_i p_i c_it = 1 - < sum_i p_i Ê_i , Ê_t >,
 
-one probability-weighted sum of normalised embeddings per token. Its gradient (the notebook's
-E3) is ``dL/dz_j = p_j (c_jt - L_EMO)``.
+one probability-weighted sum of normalised embeddings per token. Its gradient (notebook 01,
+Step 8) is ``dL/dz_j = p_j (c_jt - L_EMO)``.
 
 Contents
 - ``emo_loss``: eq. (9) in torch, O(N·V·d) with a single N×V buffer; no V×V cost, no one-hot.
-- ``emo_mix_loss``: the detached-ratio CE + EMO mix that the official code trains with.
+- ``emo_mix_loss``: the detached-ratio CE + EMO mix; mode 1 without a cap is the official
+  code's first variant (``language_modeling/gpt2.py``, mode ``'emo'``; notebook 01, Step 18).
 - ``emo_official``: the official code's dense recipe (one-hot @ Ê), for checks and benchmarks.
 - ``transport_cost``, ``cosine_cost``: reference optimal transport (POT, or scipy's LP).
-- ``mix_optimum``: minimiser of E_P[-log q] + λ q·a over the simplex (the notebook's E6).
+- ``mix_optimum``: minimiser of E_P[-log q] + λ q·a over the simplex (notebook 01, Step 12).
 - ``SynonymTask``: the toy "synonym" language of the notebook, with exact metrics.
+
+Arguments are checked by ``helpers._validate``; errors name the argument. Torch rule: the torch
+functions (``emo_loss``, ``emo_mix_loss``, ``emo_official``) are tensor in, tensor out, with
+autograd into ``logits`` (double backward included: ``create_graph=True`` works); the numpy
+functions take tensors too and ``.detach()`` them (float64 copies). Complex input is rejected.
+torch, POT and scipy are imported inside the functions that use them, so importing this module
+costs only numpy.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import ot
-import torch
-import torch.nn.functional as F
-from scipy import optimize
-from torch.autograd.function import once_differentiable
+
+from helpers import _validate as _v
+
+if TYPE_CHECKING:  # annotations only; torch is imported where it is used
+    import torch
 
 __all__ = [
     "emo_loss",
@@ -41,39 +51,44 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_MAX_ID = 2**63 - 1
+_MAX_TRANSPORT_SIZE = 4_000_000  # V·W plan entries (32 MB of float64); solver work grows faster
+_MAX_TOKENS = 10**6  # SynonymTask vocabulary and sample length ceilings
+_MAX_SAMPLE = 10**7
 
 
 # --- input checks ----------------------------------------------------------------------------
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+def _compute_dtype(dtype):
     """float64 stays float64 (for exact checks); every other float type is computed in float32."""
+    import torch
+
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _validate(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    embeddings: torch.Tensor,
-    ignore_index: int,
-    reduction: str,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _index(value, name: str) -> int:
+    """An integer id such as ``ignore_index`` (via operator.index: not None, 2.5 or True)."""
+    return _v.size(value, name, low=-_MAX_ID - 1, high=_MAX_ID)
+
+
+def _validate(logits, targets, embeddings, ignore_index, reduction):
     """Check shapes, dtypes, ranges and finiteness; return (logits 2-D view, safe ids, mask).
 
     ``safe ids`` equals ``targets`` with ignored positions replaced by 0 (so they can index), and
     ``mask`` is 1.0 where a token counts and 0.0 where it is ignored (compute dtype).
     """
-    for name, x in (("logits", logits), ("targets", targets), ("embeddings", embeddings)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits: expected a floating dtype, got {logits.dtype}")
-    if not embeddings.is_floating_point():
-        raise TypeError(f"embeddings: expected a floating dtype, got {embeddings.dtype}")
+    import torch
+
+    _v.real_tensor(logits, "logits", check_finite=False)
+    _v.real_tensor(embeddings, "embeddings", check_finite=False)
+    if not _v.is_tensor(targets):
+        raise TypeError(
+            f"targets: expected a torch tensor of integer ids, got {type(targets).__name__}")
     if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
         raise TypeError(f"targets: expected an integer dtype, got {targets.dtype}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+    ignore_index = _index(ignore_index, "ignore_index")
+    _v.choice(reduction, "reduction", _REDUCTIONS)
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits: expected shape (..., V) with V >= 1, got {tuple(logits.shape)}")
     V = logits.shape[-1]
@@ -99,12 +114,13 @@ def _validate(
         raise ValueError(
             f"targets: ids must lie in [0, {V}) or equal ignore_index={ignore_index}; found {value}"
         )
-    if logits.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(logits))).all()):
+    extremes = torch.stack(torch.aminmax(logits.detach())) if logits.numel() else None
+    if extremes is not None and not bool(torch.isfinite(extremes).all()):
         # one reduction over the logits, no N×V temporary
         raise ValueError("logits: expected finite values, found NaN or ±inf")
     norms = torch.linalg.vector_norm(embeddings.detach(), dim=1)  # NaN/inf propagate; no V×d copy
     if not bool(torch.isfinite(norms).all()):
-        raise ValueError("embeddings: expected finite values, found NaN or ±inf")
+        raise ValueError("embeddings: expected finite values, found NaN or ±inf (or too large)")
     if bool((norms == 0).any()):
         raise ValueError("embeddings: a row is all zeros, so its cosine cost is undefined")
     ct = _compute_dtype(logits.dtype)
@@ -114,62 +130,78 @@ def _validate(
     return logits.reshape(-1, V), safe, flat_m.to(ct)
 
 
-def _unit_rows(embeddings: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def _unit_rows(embeddings, dtype):
     """Ê: rows of the frozen cost embeddings scaled to unit length (detached: the cost is fixed)."""
+    import torch.nn.functional as F
+
     return F.normalize(embeddings.detach().to(dtype), dim=1, eps=1e-30)
 
 
 # --- the fused loss ----------------------------------------------------------------------------
 
 
-class _EmoAndCE(torch.autograd.Function):
-    """Per-token (EMO, CE) from one softmax, with the hand-derived backward.
+@functools.cache
+def _emo_and_ce():
+    """The autograd Function, built on first use (so that importing this module needs no torch)."""
+    import torch
 
-    forward: p = softmax(z) (the single N×V buffer), m = p @ Ê (N×d),
-             EMO = 1 - <m, Ê_t>, CE = logsumexp(z) - z_t.
-    backward, for upstream weights w (EMO) and a (CE):
-             dz = p ⊙ (a + w (1 - EMO) - (w Ê_t) @ Êᵀ) - a·onehot(t),
-    i.e. w·p_j (c_jt - EMO) + a (p_j - δ_jt), written into one N×V buffer (one GEMM + one pass).
-    """
+    class EmoAndCE(torch.autograd.Function):
+        """Per-token (EMO, CE) from one softmax, with the hand-derived backward.
 
-    @staticmethod
-    def forward(ctx, z2d, unit, safe, mask):  # noqa: D102
-        ct = unit.dtype
-        logp = torch.log_softmax(z2d, dim=-1, dtype=ct)  # the N×V buffer
-        ce = -logp.gather(1, safe[:, None]).squeeze(1)
-        p = logp.exp_()  # in place: the same buffer now holds p
-        e_t = unit.index_select(0, safe)  # N×d gather; never a one-hot
-        emo = 1.0 - torch.linalg.vecdot(p @ unit, e_t)
-        emo = emo * mask
-        ce = ce * mask
-        ctx.save_for_backward(p, unit, safe, mask, emo)  # p: the softmax buffer, not a copy
-        ctx.in_dtype = z2d.dtype
-        return emo, ce
+        forward: p = softmax(z) (the single N×V buffer), m = p @ Ê (N×d),
+                 EMO = 1 - <m, Ê_t>, CE = logsumexp(z) - z_t.
+        backward, for upstream weights w (EMO) and a (CE):
+                 dz = p ⊙ (a + w (1 - EMO) - (w Ê_t) @ Êᵀ) - a·onehot(t),
+        i.e. w·p_j (c_jt - EMO) + a (p_j - δ_jt), written into one N×V buffer (one GEMM + one
+        pass). Under ``create_graph=True`` (grad mode on in backward) the same formula is
+        rebuilt from the logits with differentiable operations, so double backward works.
+        """
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g_emo, g_ce):  # noqa: D102
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        p, unit, safe, mask, emo = ctx.saved_tensors
-        w = g_emo.to(unit.dtype) * mask
-        a = g_ce.to(unit.dtype) * mask
-        e_t = unit.index_select(0, safe)
-        # G = (a + w(1 - EMO)) 1ᵀ - (w Ê_t) Êᵀ, then G ⊙= p, then G[i, t_i] -= a_i
-        grad = torch.addmm((a + w * (1.0 - emo))[:, None], e_t * (-w)[:, None], unit.T)
-        grad.mul_(p)
-        grad.scatter_add_(1, safe[:, None], -a[:, None])
-        return grad.to(ctx.in_dtype), None, None, None
+        @staticmethod
+        def forward(ctx, z2d, unit, safe, mask):  # noqa: D102
+            ct = unit.dtype
+            logp = torch.log_softmax(z2d, dim=-1, dtype=ct)  # the N×V buffer
+            ce = -logp.gather(1, safe[:, None]).squeeze(1)
+            p = logp.exp_()  # in place: the same buffer now holds p
+            e_t = unit.index_select(0, safe)  # N×d gather; never a one-hot
+            emo = 1.0 - torch.linalg.vecdot(p @ unit, e_t)
+            emo = emo * mask
+            ce = ce * mask
+            ctx.save_for_backward(z2d, p, unit, safe, mask, emo)  # z2d: the input, not a copy
+            ctx.in_dtype = z2d.dtype
+            return emo, ce
+
+        @staticmethod
+        def backward(ctx, g_emo, g_ce):  # noqa: D102
+            if not ctx.needs_input_grad[0]:
+                return None, None, None, None
+            z2d, p, unit, safe, mask, emo = ctx.saved_tensors
+            w = g_emo.to(unit.dtype) * mask
+            a = g_ce.to(unit.dtype) * mask
+            e_t = unit.index_select(0, safe)
+            if torch.is_grad_enabled():  # create_graph=True: a differentiable rebuild from z
+                p = torch.softmax(z2d.to(unit.dtype), dim=-1)
+                emo = (1.0 - torch.linalg.vecdot(p @ unit, e_t)) * mask
+                grad = p * ((a + w * (1.0 - emo))[:, None] - (e_t * w[:, None]) @ unit.T)
+                grad = grad.scatter_add(1, safe[:, None], -a[:, None])
+                return grad.to(ctx.in_dtype), None, None, None
+            # G = (a + w(1 - EMO)) 1ᵀ - (w Ê_t) Êᵀ, then G ⊙= p, then G[i, t_i] -= a_i
+            grad = torch.addmm((a + w * (1.0 - emo))[:, None], e_t * (-w)[:, None], unit.T)
+            grad.mul_(p)
+            grad.scatter_add_(1, safe[:, None], -a[:, None])
+            return grad.to(ctx.in_dtype), None, None, None
+
+    return EmoAndCE
 
 
 def _per_token(logits, targets, embeddings, ignore_index, reduction):
     z2d, safe, mask = _validate(logits, targets, embeddings, ignore_index, reduction)
     unit = _unit_rows(embeddings, mask.dtype)
-    emo, ce = _EmoAndCE.apply(z2d, unit, safe, mask)
+    emo, ce = _emo_and_ce().apply(z2d, unit, safe, mask)
     return emo, ce, mask
 
 
-def _reduce(per_token: torch.Tensor, mask: torch.Tensor, shape, reduction: str) -> torch.Tensor:
+def _reduce(per_token, mask, shape, reduction: str):
     if reduction == "none":
         return per_token.reshape(shape)
     total = per_token.sum()
@@ -185,7 +217,7 @@ def emo_loss(
     ignore_index: int = -100,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """EMO loss, eq. (9): ``1 - <Σ_i p_i Ê_i, Ê_t>`` per token, with ``p = softmax(logits)``.
+    """EMO loss, eq. (9) of notebook 01: ``1 - <Σ_i p_i Ê_i, Ê_t>`` per token, p = softmax(logits).
 
     Args:
         logits: (..., V) scores of any float dtype; float16/bfloat16 are computed in float32,
@@ -194,15 +226,36 @@ def emo_loss(
             count (their loss and gradient are 0).
         embeddings: (V, d) cost embeddings, e.g. a pre-trained LM head. Rows are normalised and
             treated as constants (the transport cost is fixed; no gradient flows into them).
+        ignore_index: an integer id (not None).
         reduction: "mean" over the counted tokens (0 when there are none), "sum", or "none"
             (shape of ``targets``).
 
     Returns: the loss in the compute dtype (float32, or float64 for float64 logits). The gradient
-    with respect to ``logits`` has the logits' dtype. Cost: one N×V softmax buffer (kept for the
-    backward pass), two N×V×d matrix products (forward and backward), no V×V or one-hot tensor.
+    with respect to ``logits`` has the logits' dtype; double backward (``create_graph=True``) is
+    supported. Cost: one N×V softmax buffer (kept for the backward pass), two N×V×d matrix
+    products (forward and backward), no V×V or one-hot tensor.
+
+    Raises: TypeError for non-tensors, non-float logits/embeddings, non-integer targets or
+    ignore_index; ValueError for shapes, devices, ids out of range, NaN/inf, zero embedding rows
+    or an unknown reduction.
     """
     emo, _, mask = _per_token(logits, targets, embeddings, ignore_index, reduction)
     return _reduce(emo, mask, targets.shape, reduction)
+
+
+def _mode(mode, allow_none: bool = False) -> int | None:
+    if mode is None and allow_none:
+        return None
+    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or int(mode) not in (1, 2):
+        want = "None, 1 or 2" if allow_none else "1 or 2"
+        raise ValueError(f"mode: expected {want}, got {mode!r}")
+    return int(mode)
+
+
+def _max_ratio(max_ratio) -> float | None:
+    if max_ratio is None:
+        return None
+    return _v.real_scalar(max_ratio, "max_ratio", allow_inf=True, low=0.0, low_open=True)
 
 
 def emo_mix_loss(
@@ -214,22 +267,28 @@ def emo_mix_loss(
     mode: int = 1,
     max_ratio: float | None = None,
 ) -> torch.Tensor:
-    """CE + EMO mixed with a detached per-token ratio, as the official EMO code trains.
+    """CE + EMO mixed with a detached per-token ratio, as the official EMO code trains (notebook
+    01, Steps 11, 13 and 18).
 
     mode 1: ``½ (CE + sg[CE / EMO] · EMO)``  (gradient: ½ ∇CE + ½ (CE/EMO) ∇EMO)
     mode 2: ``sg[EMO / CE] · CE + EMO``       (gradient: (EMO/CE) ∇CE + ∇EMO)
 
-    ``sg`` is stop-gradient. EMO here is the exact value of eq. (9), as in the official code's
-    first version (later versions log a value offset by p_t; see ``emo_official``). The
-    denominator is floored at 8·eps of the compute dtype, so ignored tokens (CE = EMO = 0) give 0,
-    not 0/0. ``max_ratio`` optionally caps the ratio (some official versions cap mode 1 at 3).
-    Arguments otherwise as in ``emo_loss``; CE and EMO share one softmax.
+    ``sg`` is stop-gradient. EMO here is the exact value of eq. (9). Mode 1 without ``max_ratio``
+    is the official code's first variant (``language_modeling/gpt2.py``, mode ``'emo'``). The
+    later variants (instruction tuning, continual fine-tuning, ``emo_patch.py``) put the value
+    EMO + p_t into the ratio, and continual fine-tuning clips the mode-1 ratio at 3: see
+    ``emo_official``. The denominator is floored at 8·eps of the compute dtype, so ignored tokens
+    (CE = EMO = 0) give 0, not 0/0. ``max_ratio`` optionally caps the ratio. Arguments otherwise
+    as in ``emo_loss``; CE and EMO share one softmax.
+
+    Raises: as ``emo_loss``; ValueError for a mode other than 1 or 2 or a max_ratio that is not
+    a number > 0 (inf means no cap).
     """
-    if mode not in (1, 2):
-        raise ValueError(f"mode: expected 1 or 2, got {mode!r}")
-    if max_ratio is not None and not max_ratio > 0:
-        raise ValueError(f"max_ratio: expected a positive number or None, got {max_ratio!r}")
+    mode = _mode(mode)
+    max_ratio = _max_ratio(max_ratio)
     emo, ce, mask = _per_token(logits, targets, embeddings, ignore_index, reduction)
+    import torch
+
     tiny = 8 * torch.finfo(emo.dtype).eps
     if mode == 1:
         ratio = (ce / emo.clamp_min(tiny)).detach()
@@ -250,22 +309,33 @@ def emo_official(
     offset: bool = True,
     max_ratio: float | None = None,
 ) -> torch.Tensor:
-    """The official code's dense recipe, re-typed from its description (for checks, benchmarks).
+    """The official code's dense recipe, re-typed from its description (notebook 01, Steps 17-18).
 
     Builds a float one-hot of the targets and multiplies it by Ê (an N×V by V×d product) to get
     Ê_t, and ``q @ Ê`` with ``q = exp(log_softmax(z))``. With ``offset=True`` (code after
     2023-11-21) the target's own probability is removed from q with a stop-gradient, so the value
     is EMO + p_t while the gradient is unchanged. ``mode=None`` returns the per-token EMO values;
-    mode 1 or 2 returns the masked mean of the mix (see ``emo_mix_loss``). No input checks.
+    mode 1 or 2 returns the masked mean of the mix with the official ``+ 1e-10`` guards;
+    ``max_ratio=3`` is continual fine-tuning's ``torch.min(ratio, 3.0)`` (mode 1 only).
+
+    Raises: as ``emo_loss``; ValueError for a mode other than None, 1 or 2, a non-bool offset or
+    a max_ratio that is not a number > 0.
     """
-    V = logits.shape[-1]
-    ct = _compute_dtype(logits.dtype)
-    z = logits.reshape(-1, V).to(ct)
-    t = targets.reshape(-1)
-    mask = t != ignore_index
-    t = torch.where(t == ignore_index, torch.zeros_like(t), t)
-    mask = mask.to(ct)
-    one_hot = F.one_hot(t, V)  # N×V integer one-hot, as in the official code
+    import torch
+    import torch.nn.functional as F
+
+    mode = _mode(mode, allow_none=True)
+    if not isinstance(offset, (bool, np.bool_)):
+        raise TypeError(f"offset: expected True or False, got {type(offset).__name__}")
+    max_ratio = _max_ratio(max_ratio)
+    if max_ratio is not None and mode != 1:
+        raise ValueError(f"max_ratio: the official code clips only mode 1, got mode={mode!r}")
+    z2d, safe, mask = _validate(logits, targets, embeddings, ignore_index, "mean")
+    V = z2d.shape[-1]
+    ct = mask.dtype
+    z = z2d.to(ct)
+    _v.check_memory(4.0 * z.numel() * z.element_size(), "logits")  # the one-hot and its siblings
+    one_hot = F.one_hot(safe, V)  # N×V integer one-hot, as in the official code
     stable = (one_hot + 1e-15).to(ct)
     stable = stable / stable.sum(-1, keepdim=True)  # its "stable" one-hot (1e-15 is lost in fp32)
     unit = F.normalize(embeddings.detach().to(ct), dim=-1)
@@ -275,135 +345,204 @@ def emo_official(
         q = q - (q * one_hot).detach()  # value EMO + p_t, same gradient
     emo = 1.0 - ((q @ unit) * e_t).sum(-1)
     if mode is None:
-        return emo * mask
-    ce = F.cross_entropy(z, t, reduction="none")
+        return (emo * mask).reshape(targets.shape)
+    ce = F.cross_entropy(z, safe, reduction="none")
     if mode == 1:
         ratio = (ce / (emo + 1e-10)).detach()
         if max_ratio is not None:
             ratio = ratio.clamp_max(max_ratio)
         loss = 0.5 * (ce + ratio * emo)
-    elif mode == 2:
-        loss = (emo / (ce + 1e-10)).detach() * ce + emo
     else:
-        raise ValueError(f"mode: expected None, 1 or 2, got {mode!r}")
+        loss = (emo / (ce + 1e-10)).detach() * ce + emo
     return (loss * mask).sum() / (mask.sum() + 1e-15)
 
 
 # --- reference optimal transport (numpy, float64) ----------------------------------------------
 
 
-def _as_distribution(name: str, x) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D array, got shape {x.shape}")
-    if not np.all(np.isfinite(x)) or np.any(x < 0):
-        raise ValueError(f"{name}: expected finite non-negative masses")
-    return x
+def _distribution(x, name: str) -> np.ndarray:
+    """A non-empty 1-D array of finite non-negative masses (a float64 C-contiguous copy)."""
+    return np.ascontiguousarray(_v.real_array(x, name, ndim=1, allow_empty=False, low=0.0))
 
 
-def transport_cost(p, q, cost, method: str = "pot") -> float:
-    """Optimal transport cost, eq. (4): ``min_γ Σ γ_ij c_ij`` over couplings of ``p`` and ``q``.
+def transport_cost(p: np.ndarray, q: np.ndarray, cost: np.ndarray, method: str = "pot") -> float:
+    """Optimal transport cost, eq. (4) of notebook 01: ``min_γ Σ γ_ij c_ij`` over couplings of p, q.
 
     ``method="pot"`` uses POT's network simplex (``ot.emd2``); ``"linprog"`` solves the same
-    linear programme with scipy's HiGHS (a V·W-variable LP), as an independent check.
-    ``p`` (V,) and ``q`` (W,) are non-negative with equal totals (to 1e-9); ``cost`` is (V, W).
+    linear programme with scipy's HiGHS (a V·W-variable LP with sparse marginal constraints),
+    as an independent check. ``p`` (V,) and ``q`` (W,) are non-negative with equal totals
+    (to 1e-9 relative); ``cost`` is (V, W) and finite. Any memory layout is fine (arrays are
+    copied to C order); tensors are detached.
+
+    Raises: TypeError for non-real input; ValueError for shapes, negative or non-finite entries,
+    unequal totals, an unknown method, or V·W above 4·10⁶ (the plan would not fit the budget).
     """
-    p, q = _as_distribution("p", p), _as_distribution("q", q)
-    cost = np.asarray(cost, dtype=float)
-    if cost.shape != (p.size, q.size):
-        raise ValueError(f"cost: expected shape {(p.size, q.size)}, got {cost.shape}")
-    if not np.all(np.isfinite(cost)):
-        raise ValueError("cost: expected finite entries")
-    if abs(p.sum() - q.sum()) > 1e-9 * max(1.0, p.sum()):
-        raise ValueError(f"p, q: expected equal total mass, got {p.sum():.12g} and {q.sum():.12g}")
+    p, q = _distribution(p, "p"), _distribution(q, "q")
+    method = _v.choice(method, "method", ("pot", "linprog"))
+    V, W = p.size, q.size
+    if V * W > _MAX_TRANSPORT_SIZE:
+        raise ValueError(f"p, q: a {V}×{W} transport plan exceeds the size budget of "
+                         f"{_MAX_TRANSPORT_SIZE:.0e} entries; use smaller distributions")
+    cost = np.ascontiguousarray(_v.real_array(cost, "cost", ndim=2))
+    if cost.shape != (V, W):
+        raise ValueError(f"cost: expected shape {(V, W)} (len(p), len(q)), got {cost.shape}")
+    sp, sq = p.sum(), q.sum()
+    if abs(sp - sq) > 1e-9 * max(1.0, sp, sq):
+        raise ValueError(f"p, q: expected equal total mass, got {sp:.12g} and {sq:.12g}")
     if method == "pot":
+        _v.check_memory(8.0 * V * W * 3, "cost")  # the plan and POT's working copies
+        import ot
+
         return float(ot.emd2(p, q, cost))
-    if method == "linprog":
-        V, W = cost.shape
-        rows = np.kron(np.eye(V), np.ones((1, W)))  # Σ_j γ_ij = p_i
-        cols = np.kron(np.ones((1, V)), np.eye(W))  # Σ_i γ_ij = q_j
-        res = optimize.linprog(
-            cost.ravel(), A_eq=np.vstack([rows, cols]), b_eq=np.concatenate([p, q]),
-            bounds=(0, None), method="highs",
-        )
-        if res.status != 0:
-            raise RuntimeError(f"linprog failed: {res.message}")
-        return float(res.fun)
-    raise ValueError(f"method: expected 'pot' or 'linprog', got {method!r}")
+    from scipy import optimize, sparse
+
+    _v.check_memory(8.0 * V * W * 12, "cost")  # two CSR blocks with 2·V·W non-zeros, plus HiGHS
+    rows = sparse.kron(sparse.identity(V, format="csr"), np.ones((1, W)), format="csr")  # Σ_j γ_ij
+    cols = sparse.kron(np.ones((1, V)), sparse.identity(W, format="csr"), format="csr")  # Σ_i γ_ij
+    res = optimize.linprog(
+        cost.ravel(), A_eq=sparse.vstack([rows, cols], format="csr"), b_eq=np.concatenate([p, q]),
+        bounds=(0, None), method="highs",
+    )
+    if res.status != 0:
+        raise RuntimeError(f"linprog failed: {res.message}")
+    return float(res.fun)
 
 
-def cosine_cost(embeddings) -> np.ndarray:
-    """The V×V cost of eq. (8), ``c_ij = 1 - cos(e_i, e_j)``, from (V, d) embeddings."""
-    E = np.asarray(embeddings, dtype=float)
-    if E.ndim != 2:
-        raise ValueError(f"embeddings: expected shape (V, d), got {E.shape}")
-    norms = np.linalg.norm(E, axis=1, keepdims=True)
-    if np.any(norms == 0) or not np.all(np.isfinite(E)):
-        raise ValueError("embeddings: expected finite rows with non-zero norm")
-    U = E / norms
+def cosine_cost(embeddings: np.ndarray) -> np.ndarray:
+    """The V×V cost of eq. (8) of notebook 01, ``c_ij = 1 - cos(e_i, e_j)``, from (V, d) embeddings.
+
+    Rows are scaled by their largest entry before the norm, so huge or tiny rows do not overflow
+    or underflow. Raises: TypeError for non-real input; ValueError for a shape other than (V, d),
+    NaN/inf, an all-zero row, or a V×V result above the memory budget.
+    """
+    E = _v.real_array(embeddings, "embeddings", ndim=2, allow_empty=False)
+    if E.shape[1] == 0:
+        raise ValueError(f"embeddings: expected shape (V, d) with d >= 1, got {E.shape}")
+    _v.check_memory(8.0 * E.shape[0] ** 2 * 2, "embeddings")
+    scale = np.abs(E).max(axis=1, keepdims=True)
+    if np.any(scale == 0):
+        raise ValueError("embeddings: a row is all zeros, so its cosine cost is undefined")
+    E = E / scale
+    U = E / np.linalg.norm(E, axis=1, keepdims=True)
     return 1.0 - U @ U.T
 
 
-# --- optimum of the CE + λ·EMO objective (notebook: E5, E6) -------------------------------------
+# --- optimum of the CE + λ·EMO objective (notebook 01, Step 12) ---------------------------------
 
 
-def mix_optimum(P, a, lam: float) -> np.ndarray:
-    """Minimiser of ``-Σ_i P_i log q_i + λ Σ_i q_i a_i`` over the probability simplex.
+def mix_optimum(P: np.ndarray, a: np.ndarray, lam: float) -> np.ndarray:
+    """Minimiser of ``-Σ_i P_i log q_i + λ Σ_i q_i a_i`` over the probability simplex (Step 12).
 
     With labels t ~ P and a = C P (expected cost of each token), this is the population optimum of
     CE + λ·EMO. KKT: ``q_i = P_i / (μ + λ a_i)`` on supp(P), where μ normalises q. A token outside
     supp(P) stays at 0 only while ``μ + λ a_i ≥ 0``; once that fails, μ is pinned at ``-λ min a``
     over the outside tokens and the leftover mass sits on the cheapest outside token (ties: the
-    first). λ = 0 gives q = P.
+    first). λ = 0 gives q = P. The root is found in δ = μ + λ min_supp a ∈ (0, 1], with the
+    differences λ(a_i - min a) formed directly, so any finite λ works (no cancellation).
+
+    Raises: TypeError for non-real input; ValueError unless P is a non-empty 1-D probability
+    vector (non-negative, total 1 to 1e-9), a is finite of the same shape, and λ is finite ≥ 0.
     """
-    P, a = _as_distribution("P", P), np.asarray(a, dtype=float)
-    if a.shape != P.shape or not np.all(np.isfinite(a)):
-        raise ValueError(f"a: expected finite values of shape {P.shape}, got {a.shape}")
+    P = _v.real_array(P, "P", ndim=1, allow_empty=False, low=0.0)
+    a = _v.real_array(a, "a", ndim=1)
+    if a.shape != P.shape:
+        raise ValueError(f"a: expected shape {P.shape} (that of P), got {a.shape}")
     if abs(P.sum() - 1) > 1e-9:
         raise ValueError(f"P: expected total mass 1, got {P.sum():.12g}")
-    if not (np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam: expected a finite λ ≥ 0, got {lam!r}")
-    supp = P > 0
-    q = np.zeros_like(P)
+    lam = _v.real_scalar(lam, "lam", low=0.0)
     if lam == 0:
         return P.copy()
-    lo = -lam * a[supp].min()  # μ must exceed this so every q_i on supp(P) is positive
+    supp = P > 0
+    a_min = a[supp].min()
+    with np.errstate(over="ignore"):  # λ·(a_i - a_min) may overflow to inf: then q_i = 0
+        gap = lam * (a[supp] - a_min)  # ≥ 0, exactly 0 at the cheapest data tokens
+    Ps = P[supp]
 
-    def excess(mu):
-        return np.sum(P[supp] / (mu + lam * a[supp])) - 1.0
+    def excess(delta: float) -> float:  # Σ P_i / (δ + λ(a_i - a_min)) - 1, decreasing in δ
+        return float(np.sum(Ps / (delta + gap))) - 1.0
 
-    hi = lo + 1.0
-    while excess(hi) > 0:
-        hi = lo + 2 * (hi - lo)
-    mu = optimize.brentq(excess, lo + 1e-300 + 1e-15 * abs(lo), hi, xtol=1e-15, rtol=1e-15)
+    # at δ = 1 every denominator is ≥ 1, so excess(1) ≤ 0; as δ → 0 it tends to +inf
+    if excess(1.0) >= 0:
+        delta = 1.0
+    else:
+        from scipy import optimize
+
+        lo = 0.5 * Ps[gap == 0].sum()  # the root is ≥ this mass, and excess(lo) ≥ 1
+        delta = optimize.brentq(excess, lo, 1.0, xtol=1e-300, rtol=4 * np.finfo(float).eps)
+    q = np.zeros_like(P)
     outside = np.flatnonzero(~supp)
-    if outside.size and mu + lam * a[outside].min() < 0:
+    if outside.size:
         k = outside[np.argmin(a[outside])]
-        mu = -lam * a[k]
-        q[supp] = P[supp] / (mu + lam * a[supp])
-        q[k] = 1.0 - q[supp].sum()
-        return q
-    q[supp] = P[supp] / (mu + lam * a[supp])
+        with np.errstate(over="ignore"):
+            pull = lam * (a_min - a[k])  # μ + λ a_k = δ - pull
+        if pull > delta:  # the cheapest outside token gets mass; μ is pinned at -λ a_k
+            with np.errstate(over="ignore"):
+                q[supp] = Ps / (lam * (a[supp] - a[k]))
+            q[k] = max(0.0, 1.0 - q[supp].sum())
+            return q
+    q[supp] = Ps / (delta + gap)
     return q / q.sum()
 
 
-# --- the toy "synonym" language -------------------------------------------------------------------
+# --- the toy "synonym" language (notebook 01, Steps 14-16) -------------------------------------
+
+
+def _generator(rng, name: str = "rng") -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name}: expected a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
 
 
 @dataclass(frozen=True)
 class SynonymTask:
     """K concepts × S synonyms = V tokens. Concepts follow a Markov chain ``T`` (K×K); each token
     is a uniformly random synonym of its concept. ``cost_emb`` (V×d) is an oracle "pre-trained LM
-    head": one random vector per concept plus ``noise``·N(0, I) per token."""
+    head": one random vector per concept plus ``noise``·N(0, I) per token (notebook 01, Step 14).
+
+    Raises (on construction): TypeError for non-real arrays or a non-integer S; ValueError unless
+    T is a square row-stochastic matrix with non-negative entries, S ≥ 1, K·S ≤ 10⁶ and cost_emb
+    is (K·S, d) and finite."""
 
     T: np.ndarray  # (K, K) concept transition matrix
     S: int  # synonyms per concept
     cost_emb: np.ndarray  # (V, d)
 
+    def __post_init__(self) -> None:
+        T = _v.real_array(self.T, "T", ndim=2, allow_empty=False, low=0.0)
+        if T.shape[0] != T.shape[1]:
+            raise ValueError(f"T: expected a square (K, K) matrix, got shape {T.shape}")
+        if not np.allclose(T.sum(1), 1.0, rtol=0, atol=1e-9):
+            raise ValueError("T: expected rows that sum to 1 (a transition matrix)")
+        S = _v.size(self.S, "S", low=1, high=_MAX_TOKENS)
+        if T.shape[0] * S > _MAX_TOKENS:
+            raise ValueError(f"S: K·S = {T.shape[0] * S} tokens exceeds the ceiling {_MAX_TOKENS}")
+        emb = _v.real_array(self.cost_emb, "cost_emb", ndim=2)
+        if emb.shape[0] != T.shape[0] * S or emb.shape[1] < 1:
+            raise ValueError(f"cost_emb: expected shape ({T.shape[0] * S}, d), got {emb.shape}")
+        object.__setattr__(self, "T", T)
+        object.__setattr__(self, "S", S)
+        object.__setattr__(self, "cost_emb", emb)
+
     @classmethod
     def make(cls, rng: np.random.Generator, K: int = 40, S: int = 5, alpha: float = 0.1,
              d: int = 32, noise: float = 0.3) -> SynonymTask:
+        """A random task: rows of T ~ Dir(alpha), concept vectors N(0, I_d), token noise ``noise``.
+
+        Raises: TypeError for a non-Generator rng or non-integer sizes; ValueError for K, S, d < 1,
+        K·S or K·K above 10⁶, alpha not finite > 0, or noise not finite ≥ 0."""
+        rng = _generator(rng)
+        K = _v.size(K, "K", low=1, high=1000)
+        S = _v.size(S, "S", low=1, high=_MAX_TOKENS)
+        d = _v.size(d, "d", low=1, high=10_000)
+        alpha = _v.real_scalar(alpha, "alpha", low=0.0, low_open=True)
+        noise = _v.real_scalar(noise, "noise", low=0.0)
+        if K * S > _MAX_TOKENS:
+            raise ValueError(f"K, S: K·S = {K * S} tokens exceeds the ceiling {_MAX_TOKENS}")
+        _v.check_memory(8.0 * K * S * d, "d")
         T = rng.dirichlet(np.full(K, alpha), size=K)
+        bad = ~np.isfinite(T).all(1) | (T.sum(1) == 0)
+        if bad.any():  # a tiny alpha can underflow a whole row to 0/0
+            raise ValueError(f"alpha: {alpha:g} is too small; Dirichlet rows underflow")
         concept_vec = rng.standard_normal((K, d))
         emb = np.repeat(concept_vec, S, axis=0) + noise * rng.standard_normal((K * S, d))
         return cls(T=T, S=S, cost_emb=emb)
@@ -424,6 +563,7 @@ class SynonymTask:
     @property
     def P(self) -> np.ndarray:
         """True next-token distribution given the current token (V×V)."""
+        _v.check_memory(8.0 * self.V**2 * 2, "S")
         return np.repeat(np.repeat(self.T, self.S, axis=0), self.S, axis=1) / self.S
 
     @property
@@ -435,7 +575,12 @@ class SynonymTask:
         return np.repeat(pi, self.S) / self.S
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """A token sequence of length n + 1 started from the stationary distribution."""
+        """A token sequence of length n + 1 started from the stationary distribution.
+
+        Raises: TypeError for a non-integer n or a non-Generator rng; ValueError for n < 1 or
+        n > 10⁷."""
+        n = _v.size(n, "n", low=1, high=_MAX_SAMPLE)
+        rng = _generator(rng)
         K, S = self.K, self.S
         c = np.empty(n + 1, dtype=np.int64)
         cum = np.cumsum(self.T, axis=1)
@@ -451,8 +596,15 @@ class SynonymTask:
 
         nll: E[-log Q(y|x)]; concept_nll: E[-log Σ_{y' ~ y} Q(y'|x)] (recall of the right concept);
         precision: E_{y~Q}[log T(c(y)|c(x))] (how plausible the model's samples are);
-        entropy: E[H(Q(·|x))]."""
-        Q = np.asarray(Q, dtype=float)
+        entropy: E[H(Q(·|x))].
+
+        Raises: TypeError for non-real Q; ValueError unless Q is (V, V), finite, non-negative,
+        with rows that sum to 1 (to 1e-6)."""
+        Q = _v.real_array(Q, "Q", ndim=2, low=0.0)
+        if Q.shape != (self.V, self.V):
+            raise ValueError(f"Q: expected shape {(self.V, self.V)}, got {Q.shape}")
+        if not np.allclose(Q.sum(1), 1.0, rtol=0, atol=1e-6):
+            raise ValueError("Q: expected rows that sum to 1 (next-token distributions)")
         P, pi, c = self.P, self.stationary, self.concept
         logQ = np.log(np.clip(Q, 1e-300, None))
         Qc = Q.reshape(self.V, self.K, self.S).sum(2)  # mass on each concept
