@@ -1,5 +1,7 @@
-"""Unit tests of helpers/lora.py: the LoRA layer, LoRA+ parameter groups, the vectorised sweep."""
+"""Unit tests of helpers/lora.py: the LoRA layer, LoRA+ parameter groups, the vectorised sweep,
+the cross-check against peft's LoRA+ optimizer, and a slice of each cached sweep rerun."""
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -320,8 +322,10 @@ def test_best_log_ratio_edges_and_errors():
     x = np.arange(6.0)
     assert lora.best_log_ratio(x, 10.0 ** x) == 0.0  # monotone: clipped to the window edge
     assert lora.best_log_ratio(x, np.ones(6)) == 0.0  # flat: the grid argmin
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="profile: expected values > 0"):
         lora.best_log_ratio(x, x)
+    with pytest.raises(ValueError, match="evenly spaced"):
+        lora.best_log_ratio(x[::-1], x + 1)
     with pytest.raises(ValueError, match="same length"):
         lora.best_log_ratio(x, x[:3] + 1)
 
@@ -361,3 +365,231 @@ def test_cached_sweep_matches_its_recorded_sha256():
     path = ROOT / "data" / "lora_sweep.npz"
     assert lora.sha256_file(path) == lora.recorded_sha256(ROOT / "data" / "README.md",
                                                           "lora_sweep.npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15: bad options give errors, not silent results
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"log2_lr_a": [float("nan")]}, "log2_lr_a"), ({"log2_ratio": [float("nan")]}, "log2_ratio"),
+    ({"log2_ratio": [float("inf")]}, "log2_ratio"), ({"betas": (1.0, 0.999)}, "betas"),
+    ({"betas": (0.9, -0.1)}, "betas"), ({"betas": (0.9,)}, "betas"), ({"eps": -1.0}, "eps"),
+    ({"eps": 0.0}, "eps"), ({"dtype": torch.float16}, "dtype"), ({"device": "nowhere"}, "device"),
+])
+def test_sweep_rejects_bad_options(kwargs, match):
+    args = {"log2_lr_a": [-5], "log2_ratio": [0]} | {k: v for k, v in kwargs.items()
+                                                      if k.startswith("log2")}
+    opts = {k: v for k, v in kwargs.items() if not k.startswith("log2")}
+    with pytest.raises((ValueError, TypeError), match=match):
+        lora.sweep(lora.Task(n=8, k=2, steps=2), args["log2_lr_a"], args["log2_ratio"],
+                   np.random.default_rng(0), **opts)
+
+
+def test_train_reference_rejects_bad_options():
+    with pytest.raises(ValueError, match="betas"):
+        lora.train_reference(lora.Task(n=8, steps=2), -5, 0, np.random.default_rng(0),
+                             betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match="log2_lr_a"):
+        lora.train_reference(lora.Task(n=8, steps=2), float("nan"), 0, np.random.default_rng(0))
+
+
+def test_loglog_slope_rejects_non_positive_values_like_sgd():
+    with pytest.raises(ValueError, match="y"):
+        lora.loglog_slope([1, 10, 100], [1, -0.3, 0.1])
+    with pytest.raises(ValueError, match="x"):
+        lora.loglog_slope([2, 2, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="same length"):
+        lora.loglog_slope([1, 2, 3], [1, 2])
+
+
+def test_float32_final_loss_is_positive_and_readable():
+    """The final population loss is a difference of Gram terms of the size of the base loss; in
+    float32 it came out negative below ~1e-6 of it (21 of 72 entries here before the fix), which
+    crashed best_log_ratio. It is now evaluated in float64."""
+    la, lr = np.arange(-10, -1), np.arange(-4, 4)
+    res = lora.sweep(lora.Task(n=64, k=None, steps=400), la, lr, np.random.default_rng(0))
+    ref = lora.sweep(lora.Task(n=64, k=None, steps=400), la, lr, np.random.default_rng(0),
+                     dtype=torch.float64)
+    assert np.all(res.final > 0) and res.final.min() < 1e-9
+    ok = (ref.final > 1e-3) & (ref.final < 0.5)  # float32 and float64 training agree closely here
+    np.testing.assert_allclose(res.final[ok], ref.final[ok], rtol=0.05)
+    lora.best_log_ratio(lr, res.final.min(0))  # no longer raises
+
+
+def test_task_problem_and_result_validate_their_fields():
+    with pytest.raises(ValueError, match="steps"):
+        lora.Task(n=4, steps=10**12)
+    with pytest.raises(TypeError, match="k"):
+        lora.Task(n=4, k=2.5)
+    prob = lora.draw_problem(lora.Task(n=6, k=2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="A_star"):
+        lora.Problem(prob.task, prob.Q, prob.A_star[:3], prob.B_star, prob.A0, prob.B0, prob.rng)
+    with pytest.raises(ValueError, match="size"):
+        prob.inputs(-1)
+    res = lora.sweep(lora.Task(n=6, k=2, steps=2), [-5, -4], [0], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="auc"):
+        lora.SweepResult(res.task, res.log2_lr_a, res.log2_ratio, res.auc * np.nan, res.final,
+                         res.rms_A, res.rms_B, res.dloss_A, res.dloss_B)
+
+
+def test_cache_helpers_reject_bad_paths(tmp_path):
+    with pytest.raises(ValueError, match="path"):
+        lora.sha256_file(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="path"):
+        lora.save_npz_deterministic(tmp_path / "x.txt", {"a": np.zeros(2)})
+    with pytest.raises(TypeError, match="arrays"):
+        lora.save_npz_deterministic(tmp_path / "x.npz", {"a": np.array([object()])})
+    with pytest.raises(TypeError, match="readme"):
+        lora.recorded_sha256(None, "x.npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 14: weight decay, embeddings, alpha / r
+# ---------------------------------------------------------------------------------------------
+
+
+def test_weight_decay_defaults_to_the_optimizers():
+    """AdamW(groups, weight_decay=0.5) used to train every group with weight_decay 0 silently."""
+    net = Net()
+    opt = torch.optim.AdamW(lora.loraplus_param_groups(net, 1e-2, 4), weight_decay=0.5)
+    wd = {g["name"]: g["weight_decay"] for g in opt.param_groups}
+    assert wd == {"lora_A": 0.5, "lora_B": 0.5, "other": 0.5, "other_no_decay": 0.0}
+    opt = torch.optim.AdamW(lora.loraplus_param_groups(net, 1e-2, 4, weight_decay=0.1),
+                            weight_decay=0.5)
+    assert {g["name"]: g["weight_decay"] for g in opt.param_groups}["lora_B"] == 0.1
+
+
+def test_alpha_over_rank_multiplies_the_effective_ratio_under_adam():
+    """(alpha = 2r, ratio 16) trains the post's factors exactly like (alpha = r, ratio 32), up to
+    Adam's eps (here 1e-30), since Adam ignores the scale of the gradient."""
+    torch.manual_seed(3)
+    x = torch.randn(64, 12, dtype=torch.float64)
+    target = torch.randn(64, 7, dtype=torch.float64)
+
+    def train(alpha, ratio, eps):
+        torch.manual_seed(5)
+        layer = lora.LoRALinear(12, 7, 2, alpha, bias=False, dtype=torch.float64)
+        opt = torch.optim.Adam(lora.loraplus_param_groups(layer, 1e-2, ratio), eps=eps)
+        for _ in range(30):
+            opt.zero_grad()
+            (layer(x) - target).square().mean().backward()
+            opt.step()
+        return [t.detach() for t in lora.post_factors(layer)]
+
+    (A1, B1), (A2, B2) = train(4.0, 16, 1e-30), train(2.0, 32, 1e-30)
+    torch.testing.assert_close(A1, A2, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(B1, B2, rtol=1e-9, atol=1e-12)
+    _, B3 = train(2.0, 16, 1e-30)
+    assert float((B3 - B1).norm() / B1.norm()) > 0.05  # the same ratio at alpha = r differs
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 17: cross-check against peft's LoRA+ optimizer, group by group
+# ---------------------------------------------------------------------------------------------
+
+
+class Emb(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.l1, self.norm, self.l2 = (nn.Embedding(10, 8), nn.Linear(8, 8),
+                                                 nn.LayerNorm(8), nn.Linear(8, 3))
+
+    def forward(self, x):
+        return self.l2(self.norm(self.l1(self.emb(x))))
+
+
+def test_groups_match_peft_create_loraplus_optimizer():
+    """peft (pinned in the report: 0.21.2) against loraplus_param_groups on a peft model with LoRA
+    on an Embedding and two Linears and trainable biases: the same parameters and rates in each
+    group, except where helpers.lora differs by design (documented): biases keep the base rate
+    (peft: ratio * lr), embedding factors follow their role unless embedding_lr is given
+    (peft: 1e-6 fixed), and weight decay is left to the optimizer (peft's groups carry its
+    loraplus_weight_decay, default 0, whatever weight_decay the optimizer gets)."""
+    peft = pytest.importorskip("peft")
+    from peft.optimizers import create_loraplus_optimizer
+
+    torch.manual_seed(0)
+    model = peft.get_peft_model(Emb(), peft.LoraConfig(r=2, lora_alpha=2, bias="lora_only",
+                                                       target_modules=["l1", "l2", "emb"]))
+    lr, ratio = 1e-3, 16.0
+    theirs = create_loraplus_optimizer(model, torch.optim.AdamW, lr=lr, loraplus_lr_ratio=ratio,
+                                       weight_decay=0.5).param_groups
+    ids = lambda g: {id(p) for p in g["params"]}  # noqa: E731
+    by_lr = {}
+    for g in theirs:
+        by_lr.setdefault(g["lr"], set()).update(ids(g))
+    assert all(g["weight_decay"] == 0.0 for g in theirs)  # peft ignores weight_decay=0.5
+    ours = {g["name"]: g for g in lora.loraplus_param_groups(model, lr, ratio, embedding_lr=1e-6)}
+    assert set(ours) == {"lora_A", "lora_B", "embedding", "other_no_decay"}
+    assert ids(ours["lora_A"]) == by_lr[lr] and ours["lora_A"]["lr"] == lr
+    assert ids(ours["embedding"]) == by_lr[1e-6] and ours["embedding"]["lr"] == 1e-6
+    biases = {id(model.base_model.model.l1.base_layer.bias),
+              id(model.base_model.model.l2.base_layer.bias)}
+    assert ids(ours["other_no_decay"]) == biases and ours["other_no_decay"]["lr"] == lr
+    assert ids(ours["lora_B"]) | biases == by_lr[lr * ratio]
+    assert ours["lora_B"]["lr"] == pytest.approx(lr * ratio)
+    # same parameters in all, each once
+    assert sorted(id(p) for g in ours.values() for p in g["params"]) == sorted(
+        id(p) for g in theirs for p in g["params"])
+    # by default the embedding factors follow their role: A at lr, B at ratio * lr
+    role = {g["name"]: ids(g) for g in lora.loraplus_param_groups(model, lr, ratio)}
+    emb = model.base_model.model.emb
+    assert id(emb.lora_embedding_A["default"]) in role["lora_A"]
+    assert id(emb.lora_embedding_B["default"]) in role["lora_B"]
+
+
+def test_peft_model_with_lora_only_on_an_embedding():
+    peft = pytest.importorskip("peft")
+    model = peft.get_peft_model(Emb(), peft.LoraConfig(r=2, target_modules=["emb"]))
+    groups = {g["name"]: g for g in lora.loraplus_param_groups(model, 1e-3, 8)}
+    assert set(groups) == {"lora_A", "lora_B"}
+    assert groups["lora_B"]["lr"] == pytest.approx(8e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# the cached sweeps: a cheap slice rerun against each file (sha256 alone compares bytes only)
+# ---------------------------------------------------------------------------------------------
+
+
+def _data_module(name):
+    spec = importlib.util.spec_from_file_location(name.replace(".py", ""), ROOT / "data" / name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_lora_sweep_slice_reproduces_the_cache():
+    """First seed, n = 64, both inputs: 672 runs in well under a second."""
+    ls = _data_module("lora_sweep.py")
+    torch.set_num_threads(1)
+    new = ls.run(seeds=ls.SEEDS[:1], widths=(64,), verbose=False)
+    with np.load(ROOT / "data" / "lora_sweep.npz") as f:
+        c = ls.compare(new, ls.cached_slice(f, new))
+    assert c["status_mismatch"] == 0 and c["compared"] > 500
+    assert c["worst"] < ls.TOLERANCE, c
+
+
+def test_compare_skips_diverged_runs_only():
+    ls = _data_module("lora_sweep.py")
+    old = {"auc": np.array([0.5, 2e8, 0.1]), "final": np.array([0.2, 1.33e8, 0.05])}
+    new = {"auc": np.array([0.5, 2.1e8, 0.1]), "final": np.array([0.2, 1.47e8, 0.05])}
+    assert ls.compare(new, old) == {"worst": 0.0, "compared": 2, "diverged": 1,
+                                    "status_mismatch": 0}
+    new["final"] = np.array([0.2, 0.9, 0.0502])
+    c = ls.compare(new, old)
+    assert c["status_mismatch"] == 1 and c["worst"] == pytest.approx(4e-3)
+
+
+def test_k_sweep_slice_reproduces_the_cache():
+    ks = _data_module("07_k_sweep.py")
+    torch.set_num_threads(1)
+    path = ROOT / "data" / "07_k_sweep.npz"
+    assert lora.sha256_file(path) == ks.SHA256
+    new = ks.run_family(families=("k=n/8",), widths=(64,), seeds=ks.FAMILY_SEEDS[:1])
+    with np.load(path) as f:
+        fam = list(f["family_names"]).index("k=n/8")
+        old = {key: f[f"family_{key}"][fam:fam + 1, :1, :1] for key in ("auc", "final")}
+    c = ks.lora_sweep.compare({k: new[f"family_{k}"] for k in ("auc", "final")}, old)
+    assert c["status_mismatch"] == 0 and c["compared"] > 200 and c["worst"] < 1e-3, c
