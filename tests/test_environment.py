@@ -51,7 +51,7 @@ def imported_modules() -> set[str]:
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"helpers", "tools", "__future__"}
+    return names - set(sys.stdlib_module_names) - {"helpers", "tools", "tests", "__future__"}
 
 
 def test_every_import_is_a_pinned_requirement():

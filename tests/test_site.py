@@ -228,9 +228,9 @@ def test_deck_fits_the_frame_and_has_notes(path, server, browser):
                                width=DECK_WIDTH, height=DECK_HEIGHT, probe=True)
     page.wait_for_function("window.deckReady === true", timeout=30_000)
     fit = page.evaluate("window.deckFit")
-    wide = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal pre, .reveal img,
-        .reveal table')).filter(e => e.scrollWidth > e.clientWidth + 1 ||
-        e.getBoundingClientRect().width > %d).length""" % DECK_WIDTH)
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '.reveal pre, .reveal img, .reveal table')).filter(e => e.scrollWidth > e.clientWidth + 1
+        || e.getBoundingClientRect().width > %d).length""" % DECK_WIDTH)
     steps = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal .slides section'))
         .filter(s => !s.querySelector('section') && s.querySelector(':scope > div h3, h3'))
         .map(s => ({id: s.id, notes: !!s.querySelector('aside.notes'),

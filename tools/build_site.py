@@ -328,8 +328,9 @@ def teaching_deck(nb: nbformat.NotebookNode, book_page: str) -> nbformat.Noteboo
             continue
         heading = re.match(r"(#{1,3})\s+(.*)", cell.source)
         if kind in ("slide", "subslide") or index == 0:
-            step_title = heading[2].strip() if heading else step_title
-            notes_at = len(cells) + 1
+            if heading or index == 0:  # a new section or step (not a continuation cell)
+                step_title = heading[2].strip() if heading else step_title
+                notes_at = len(cells) + 1
             parts = _pieces(cell.source)
             first = []
             while parts and (not first or _weight("\n\n".join(first + parts[:1])) <= SLIDE_LINES):
