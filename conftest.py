@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from collections import defaultdict
 
-import pytest
 from hypothesis import settings
 
 from tools.run_notebooks import pin_kernel_environment
@@ -22,20 +21,6 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
-
-
-SPREAD = ("test_seed_sweep.py", "test_portability.py")  # long runs, one notebook each
-
-
-def pytest_collection_modifyitems(config, items):
-    """For ``pytest -n 2 --dist loadgroup`` (make test): a notebook's cells and each test file's
-    tests stay on one worker (one kernel per notebook; module fixtures built once), while the long
-    seed-sweep and old-kernel runs go first and are spread one by one, so both workers finish
-    together."""
-    for item in items:
-        if item.path.name not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-    items.sort(key=lambda item: item.path.name not in SPREAD)  # stable: order otherwise kept
 
 
 def pytest_collectstart(collector):
