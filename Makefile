@@ -18,8 +18,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-run: setup          ## execute every notebook in place (fresh outputs), then build the book
+run: setup          ## execute every notebook in place (fresh outputs), regenerate the Chinese edition, build the book
 	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
+	$(PY) tools/translate.py build
 	$(PY) tools/build_site.py
 
 lab: setup          ## JupyterLab on notebooks/, in the project's environment
@@ -32,7 +33,7 @@ OFFSETS ?= 1 2
 seeds: setup        ## re-execute every notebook with its seeds shifted by each of OFFSETS (no compare)
 	$(PY) tools/seed_sweep.py $(NOTEBOOKS) --offsets $(OFFSETS)
 
-html: setup         ## the book: build/html/ from the committed notebooks (no execution)
+html: setup         ## the book in both languages: build/html/ (and zh/) from the committed notebooks
 	$(PY) tools/build_site.py
 
 slides: setup       ## the book plus a teaching deck per notebook: build/html/slides/

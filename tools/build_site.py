@@ -52,6 +52,50 @@ SLIDE_LINES = 15.0
 
 
 @dataclass(frozen=True)
+class Edition:
+    """One language of the book and the decks: where its notebooks are, where its pages go, and
+    the few words that the generator writes itself."""
+    lang: str            # Sphinx language code
+    notebooks: Path
+    site: str            # folder of the edition under build/html ("" for the English one)
+    readme: str          # the README that holds its reading-group plan
+    plan_heading: str    # that section's heading
+    one_line: str        # the title cell's label before the one-line summary
+    words: dict
+
+
+EN = Edition("en", ROOT / "notebooks", "", "README.md", "Reading group", "**In one line:**", {
+    "switch": "中文", "title": "Scientific Spaces notebooks",
+    "author": "The Scientific Spaces notebooks team (posts by Su Jianlin)",
+    "intro": ("Eight posts from Su Jianlin's blog [Scientific Spaces](https://kexue.fm) (科学空间), "
+              "re-derived step\nby step; every step is checked by a computation that can fail, for "
+              "any seed and on any CPU."),
+    "columns": "| # | notebook | post date | in one line | teach, read |",
+    "deck": "deck", "post": "post", "order": "Reading-group order", "plan": "the session plan",
+    "plan_title": "Reading group: eight sessions", "the_post": "the post on kexue.fm",
+    "teaching_deck": "teaching deck", "binder": "run on Binder", "plan_link": "reading-group plan",
+    "continued": "(continued)",
+    "book_link": "The code of every check, and the whole notebook: <a href=\"{page}\">the book page</a>."})
+ZH = Edition("zh_CN", ROOT / "notebooks" / "zh", "zh", "README.zh.md", "八次读书会", "**一句话：**", {
+    "switch": "English", "title": "科学空间笔记本",
+    "author": "科学空间笔记本项目组（原文作者：苏剑林）",
+    "intro": ("苏剑林博客[科学空间](https://kexue.fm)的八篇文章，逐步重新推导；每一步都由一个可能失败的"
+              "计算来检查，\n对任何随机种子、在任何 CPU 上都成立。"),
+    "columns": "| # | 笔记本 | 原文日期 | 一句话 | 授课、阅读 |",
+    "deck": "讲稿", "post": "原文", "order": "读书会顺序", "plan": "八次读书会安排",
+    "plan_title": "八次读书会", "the_post": "科学空间原文",
+    "teaching_deck": "授课讲稿", "binder": "在 Binder 上运行", "plan_link": "读书会安排",
+    "continued": "（续）",
+    "book_link": "每个检查的代码和完整的笔记本：<a href=\"{page}\">书中的这一页</a>。"})
+EDITIONS = (EN, ZH)
+
+
+def edition_site(edition: Edition, site: Path = None) -> Path:
+    site = SITE if site is None else site
+    return site / edition.site if edition.site else site
+
+
+@dataclass(frozen=True)
 class TitleCard:
     number: str
     title: str
@@ -60,8 +104,9 @@ class TitleCard:
     one_line: str
 
 
-def title_card(path: Path) -> TitleCard:
-    """Read the title cell: '# NN · Title', the post's kexue.fm link and date, '**In one line:**'."""
+def title_card(path: Path, label: str = EN.one_line) -> TitleCard:
+    """Read the title cell: '# NN · Title', the post's kexue.fm link and date, and the one-line
+    summary after ``label`` ('**In one line:**', or the edition's own)."""
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
     if first.cell_type != "markdown":
@@ -70,17 +115,16 @@ def title_card(path: Path) -> TitleCard:
     heading = re.search(r"^#\s+(\d\d)\s*·\s*(.+)$", text, re.M)
     url = re.search(r"https://kexue\.fm/archives/\d+", text)
     date = re.search(r"\b(20\d\d-\d\d-\d\d)\b", text)
-    line = re.search(r"\*\*In one line:\*\*\s*(.+)", text)
-    found = {"'# NN · Title'": heading, "kexue.fm link": url, "date": date,
-             "'**In one line:**'": line}
+    line = re.search(re.escape(label) + r"\s*(.+)", text)
+    found = {"'# NN · Title'": heading, "kexue.fm link": url, "date": date, f"'{label}'": line}
     missing = [name for name, match in found.items() if match is None]
     if missing:
         raise ValueError(f"{path.name}: title cell lacks {', '.join(missing)}")
     return TitleCard(heading[1], heading[2].strip(), date[1], url[0], line[1].strip())
 
 
-def notebooks() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+def notebooks(edition: Edition = EN) -> list[Path]:
+    return sorted(edition.notebooks.glob("[0-9][0-9]_*.ipynb"))
 
 
 def tags(cell) -> list[str]:
@@ -124,6 +168,7 @@ BOOK_CSS = """
 div.math, .MathJax_Display, .cell_output pre { overflow-x: auto; max-width: 100%; }
 table { display: block; overflow-x: auto; }
 .ss-nav { font-size: 0.9em; margin: 0.2em 0 1.2em; }
+.ss-lang { float: right; font-size: 0.9em; margin: 0 0 0.5em 1em; }
 /* Long identifiers and headings wrap on a phone instead of widening the page. */
 .bd-article code.literal, .bd-article h1, .bd-article h2, .bd-article h3, .bd-article p {
   overflow-wrap: anywhere; }
@@ -131,62 +176,66 @@ table { display: block; overflow-x: auto; }
 """
 
 
-def _readme_section(title: str) -> str:
+def _readme_section(title: str, readme: str = "README.md") -> str:
     """The README's '## <title>…' section, without its heading."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"^## {re.escape(title)}.*?\n(.*?)(?=^## )", readme, re.M | re.S)
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}.*?\n(.*?)(?=^## )", text, re.M | re.S)
     if not match:
-        raise ValueError(f"README.md has no '## {title}' section")
+        raise ValueError(f"{readme} has no '## {title}' section")
     return match[1].strip()
 
 
-def _nav_cell(path: Path, card: TitleCard) -> nbformat.NotebookNode:
-    links = [f'<a href="{card.post_url}">the post on kexue.fm</a>',
-             f'<a href="../slides/{path.stem}.slides.html">teaching deck</a>',
-             f'<a href="{BINDER.format(name=path.name)}">run on Binder</a>',
-             '<a href="../reading-group.html">reading-group plan</a>']
+def _nav_cell(path: Path, card: TitleCard, edition: Edition) -> nbformat.NotebookNode:
+    w = edition.words
+    links = [f'<a href="{card.post_url}">{w["the_post"]}</a>',
+             f'<a href="../slides/{path.stem}.slides.html">{w["teaching_deck"]}</a>',
+             f'<a href="{BINDER.format(name=path.relative_to(ROOT / "notebooks").as_posix())}">'
+             f'{w["binder"]}</a>',
+             f'<a href="../reading-group.html">{w["plan_link"]}</a>']
     return nbformat.v4.new_markdown_cell(f'<p class="ss-nav">{" · ".join(links)}</p>')
 
 
-def book_source(src: Path) -> None:
-    """Write the Jupyter Book source: config, table of contents, index, plan, notebooks."""
+def book_source(src: Path, edition: Edition = EN) -> None:
+    """Write the Jupyter Book source of one edition: config, contents, index, plan, notebooks."""
+    w = edition.words
     shutil.rmtree(src, ignore_errors=True)
     (src / "notebooks").mkdir(parents=True)
     (src / "_static").mkdir()  # every .js and .css here is loaded by every page (Jupyter Book)
     copy_mathjax(src / "_extra" / "assets" / "mathjax")  # copied as is, loaded only as MathJax
     (src / "_static" / "book.css").write_text(BOOK_CSS, encoding="utf-8")
     cards = {}
-    for path in notebooks():
-        card = cards[path.name[:2]] = title_card(path)
+    for path in notebooks(edition):
+        card = cards[path.name[:2]] = title_card(path, edition.one_line)
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if "notes" not in tags(c)]
-        nb.cells.insert(1, _nav_cell(path, card))
+        nb.cells.insert(1, _nav_cell(path, card, edition))
         nbformat.write(nb, src / "notebooks" / path.name)
-    stems = {p.name[:2]: p.stem for p in notebooks()}
+    stems = {p.name[:2]: p.stem for p in notebooks(edition)}
     rows = "\n".join(
         f"| {n} | [{c.title}](notebooks/{stems[n]}) | {c.date} | {c.one_line} | "
-        f'<a href="slides/{stems[n]}.slides.html">deck</a> · <a href="{c.post_url}">post</a> |'
+        f'<a href="slides/{stems[n]}.slides.html">{w["deck"]}</a> · '
+        f'<a href="{c.post_url}">{w["post"]}</a> |'
         for n, c in sorted(cards.items()))
     order = " → ".join(f"[{n}](notebooks/{stems[n]})" for n in SESSION_ORDER if n in stems)
-    (src / "index.md").write_text(f"""# Scientific Spaces notebooks
+    (src / "index.md").write_text(f"""# {w["title"]}
 
-Eight posts from Su Jianlin's blog [Scientific Spaces](https://kexue.fm) (科学空间), re-derived step
-by step; every step is checked by a computation that can fail, for any seed and on any CPU.
+{w["intro"]}
 
-| # | notebook | post date | in one line | teach, read |
+{w["columns"]}
 |---|---|---|---|---|
 {rows}
 
-**Reading-group order:** {order} ([the session plan](reading-group)).
+**{w["order"]}:** {order} ([{w["plan"]}](reading-group)).
 """, encoding="utf-8")
     (src / "reading-group.md").write_text(
-        "# Reading group: eight sessions\n\n" + _readme_section("Reading group"), encoding="utf-8")
+        f"# {w['plan_title']}\n\n" + _readme_section(edition.plan_heading, edition.readme),
+        encoding="utf-8")
     toc = {"format": "jb-book", "root": "index", "chapters": [{"file": "reading-group"}] + [
         {"file": f"notebooks/{stems[n]}"} for n in sorted(stems)]}
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     config = {
-        "title": "Scientific Spaces notebooks",
-        "author": "The Scientific Spaces notebooks team (posts by Su Jianlin)",
+        "title": w["title"],
+        "author": w["author"],
         "copyright": "2026",
         "only_build_toc_files": True,
         "execute": {"execute_notebooks": "off"},
@@ -196,11 +245,15 @@ by step; every step is checked by a computation that can fail, for any seed and 
                  "home_page_in_navbar": True},
         "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "html_image"]},
         "sphinx": {"config": {
+            "language": edition.lang,
             "html_static_path": ["_static"],
             "html_extra_path": ["_extra"],
             "mathjax_path": f"../assets/mathjax/{MATHJAX}",  # relative to _static/
             # TeX errors shown as errors (not silently as source), and no automatic line breaks
-            "mathjax2_config": {"CommonHTML": {"linebreaks": {"automatic": False}},
+            "mathjax2_config": {"CommonHTML": {"linebreaks": {"automatic": False},
+                                               # typeset the page in one pass, no preview first
+                                               "EqnChunk": 1000, "EqnChunkDelay": 0},
+                                "fast-preview": {"disabled": True},
                                 "TeX": {"noErrors": {"disabled": True},
                                         "noUndefined": {"disabled": True}},
                                 # MyST-NB marks its own math spans; process those only
@@ -212,24 +265,54 @@ by step; every step is checked by a computation that can fail, for any seed and 
             "suppress_warnings": ["myst.header", "mystnb.unknown_mime_type"],
         }},
     }
-    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                                     encoding="utf-8")
 
 
-def build_book(site: Path = SITE) -> Path:
-    """Build the book into ``site`` (removed first); return it."""
-    src = BUILD / "book"
-    book_source(src)
+def book_pages(site: Path) -> list[Path]:
+    return [*site.glob("*.html"), *site.glob("notebooks/*.html")]
+
+
+def build_book(site: Path = SITE, edition: Edition = EN) -> Path:
+    """Build one edition's book into its folder of ``site`` (removed first); return that folder."""
+    src = BUILD / ("book" + (f"-{edition.site}" if edition.site else ""))
+    book_source(src, edition)
     cli = Path(sys.executable).with_name("jupyter-book")
     run = subprocess.run([str(cli), "build", str(src), "--path-output", str(src), "--keep-going",
                           "--quiet"], capture_output=True, text=True)
     out = src / "_build" / "html"
     if run.returncode != 0 or not (out / "index.html").exists():
         raise SystemExit(f"jupyter-book failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
-    shutil.rmtree(site, ignore_errors=True)
-    shutil.copytree(out, site)
-    for page in [*site.glob("*.html"), *site.glob("notebooks/*.html")]:
+    dest = edition_site(edition, site)
+    if edition.site:
+        shutil.rmtree(dest, ignore_errors=True)
+    else:  # the English book is the site's root: keep the other editions' folders
+        for entry in site.glob("*") if site.exists() else []:
+            if entry.name not in {e.site for e in EDITIONS}:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    shutil.copytree(out, dest, dirs_exist_ok=True)
+    for page in book_pages(dest):
         _drop_repeated_scripts(page)
-    return site
+        _add_language_switch(page, dest, edition)
+    return dest
+
+
+def counterpart(page: Path, edition_root: Path, edition: Edition) -> str:
+    """Relative link from a page of one edition to the same page of the other."""
+    rel = page.relative_to(edition_root).as_posix()
+    up = "../" * rel.count("/")
+    return f"{up}zh/{rel}" if edition is EN else f"{up}../{rel}"
+
+
+def _add_language_switch(page: Path, edition_root: Path, edition: Edition) -> None:
+    """A link to the other language's version of the page, above the article."""
+    switch = (f'<p class="ss-lang"><a href="{counterpart(page, edition_root, edition)}" '
+              f'hreflang="{"zh-CN" if edition is EN else "en"}">{edition.words["switch"]}</a></p>')
+    text = page.read_text(encoding="utf-8")
+    anchor = '<div class="bd-article-container">'
+    if anchor not in text:
+        raise SystemExit(f"{page}: no {anchor} to put the language switch in")
+    page.write_text(text.replace(anchor, anchor + switch, 1), encoding="utf-8")
 
 
 def _drop_repeated_scripts(page: Path) -> None:
@@ -247,6 +330,11 @@ def _drop_repeated_scripts(page: Path) -> None:
 
 # --- the decks -----------------------------------------------------------------------------------
 
+def _width(line: str) -> int:
+    """Display width in Latin characters: a CJK character or full-width sign takes two."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in line)
+
+
 def _weight(markdown: str) -> float:
     """Rough rendered height of ``markdown`` in deck text lines (see SLIDE_LINES)."""
     text = re.sub(r"<details>.*?</details>", "<details/>", markdown, flags=re.S)
@@ -256,7 +344,7 @@ def _weight(markdown: str) -> float:
             if line.lstrip().startswith("|"):
                 total += 0.0 if re.fullmatch(r"\s*\|[\s:|-]+\|\s*", line) else 1.2
             elif line.strip():
-                total += max(1.0, len(line) / 95)
+                total += max(1.0, _width(line) / 95)
     return total + 2.5 * len(re.findall(r"\$\$.*?\$\$", text, flags=re.S))
 
 
@@ -281,7 +369,8 @@ def _text_output(cell) -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
 
-def teaching_deck(nb: nbformat.NotebookNode, book_page: str) -> nbformat.NotebookNode:
+def teaching_deck(nb: nbformat.NotebookNode, book_page: str,
+                  edition: Edition = EN) -> nbformat.NotebookNode:
     """The deck of one notebook: a copy whose cells carry reveal.js slide types (see module doc).
 
     Headings open slides (``##``) and sub-slides (``###``), as the execution tool marked them;
@@ -295,7 +384,8 @@ def teaching_deck(nb: nbformat.NotebookNode, book_page: str) -> nbformat.Noteboo
     def open_slide(kind: str, title: str | None = None) -> None:
         nonlocal used
         if title is not None:
-            cells.append(nbformat.v4.new_markdown_cell(f"#### {title} (continued)"))
+            cells.append(nbformat.v4.new_markdown_cell(
+                f"#### {title} {edition.words['continued']}"))
             cells[-1].metadata["slideshow"] = {"slide_type": kind}
         used = 0.0
 
@@ -350,8 +440,7 @@ def teaching_deck(nb: nbformat.NotebookNode, book_page: str) -> nbformat.Noteboo
             cells[-1].metadata["slideshow"] = {"slide_type": "-"}
             used += w
     link = nbformat.v4.new_markdown_cell(
-        f'<p class="deck-book">The code of every check, and the whole notebook: '
-        f'<a href="{book_page}">the book page</a>.</p>')
+        f'<p class="deck-book">{edition.words["book_link"].format(page=book_page)}</p>')
     link.metadata["slideshow"] = {"slide_type": "-"}
     cells.insert(1, link)
     deck.cells = cells
@@ -377,23 +466,34 @@ def deck_exporter(prefix: str):
     )
 
 
-def build_decks(site: Path = SITE) -> list[Path]:
-    copy_deck_assets(site / "assets")  # the book's MathJax copy is replaced by an equal one
-    (site / "slides").mkdir(parents=True, exist_ok=True)
-    exporter, decks = deck_exporter("../"), []
-    for path in notebooks():
-        nb = teaching_deck(nbformat.read(path, as_version=4), f"../notebooks/{path.stem}.html")
+def build_decks(site: Path = SITE, edition: Edition = EN) -> list[Path]:
+    """One edition's decks into its slides/ folder; the assets are shared, at the site's root."""
+    root = edition_site(edition, site)
+    if edition is EN:
+        copy_deck_assets(site / "assets")  # the book's MathJax copy is replaced by an equal one
+    (root / "slides").mkdir(parents=True, exist_ok=True)
+    exporter = deck_exporter("../" * (1 + bool(edition.site)))
+    decks = []
+    for path in notebooks(edition):
+        nb = teaching_deck(nbformat.read(path, as_version=4), f"../notebooks/{path.stem}.html",
+                           edition)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
-        decks.append(site / "slides" / f"{path.stem}.slides.html")
+        if edition is not EN:  # for the browser's choice of CJK glyphs
+            body = body.replace('<html lang="en">', f'<html lang="{edition.lang.replace("_", "-")}">', 1)
+        decks.append(root / "slides" / f"{path.stem}.slides.html")
         decks[-1].write_text(body, encoding="utf-8")
     return decks
 
 
 def build(site: Path = SITE, slides: bool = False) -> list[Path]:
-    """Build the book (and the decks); return the notebook pages and decks."""
-    build_book(site)
-    pages = [site / "notebooks" / f"{p.stem}.html" for p in notebooks()]
-    return pages + (build_decks(site) if slides else [])
+    """Build both editions' books (and decks); return the notebook pages and decks."""
+    pages = []
+    for edition in EDITIONS:
+        root = build_book(site, edition)
+        pages += [root / "notebooks" / f"{p.stem}.html" for p in notebooks(edition)]
+    for edition in EDITIONS if slides else ():
+        pages += build_decks(site, edition)
+    return pages
 
 
 def main(argv: list[str]) -> int:
