@@ -7,15 +7,23 @@ import pytest
 from tools import translate as tr
 
 NOTEBOOKS = tr.english_notebooks()
+EDITION = [p for p in NOTEBOOKS if tr.in_edition(p)]
+
+
+def test_the_edition_has_notebooks():
+    assert EDITION, "notebooks/zh/ holds no notebook"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_markdown_cell_has_a_translation_of_the_current_english(path):
     report = tr.check(path)
-    assert report.ok, tr.describe(report)
+    if tr.in_edition(path):
+        assert report.ok, tr.describe(report)
+    else:  # in progress: what is translated must be fresh and well-formed
+        assert not (report.stale or report.errors or report.orphans), tr.describe(report)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EDITION, ids=lambda p: p.stem)
 def test_committed_chinese_notebook_is_the_generated_one(path):
     committed = tr.edition_path(path)
     fix = f"run `python tools/translate.py build {path.name[:2]}`"
@@ -72,7 +80,7 @@ def test_structure_and_labels_must_survive_translation(tmp_path, monkeypatch):
 
 def test_chinese_readme_links_every_chinese_notebook():
     readme = (tr.ROOT / "README.zh.md").read_text(encoding="utf-8")
-    for path in NOTEBOOKS:
+    for path in EDITION:
         for link in (f"(notebooks/zh/{path.name})", f"blob/main/notebooks/zh/{path.name})",
                      f"labpath=notebooks/zh/{path.name})"):
             assert link in readme, f"README.zh.md lacks {link}"

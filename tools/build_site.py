@@ -226,7 +226,7 @@ def book_source(src: Path, edition: Edition = EN) -> None:
 {rows}
 
 **{w["order"]}:** {order} ([{w["plan"]}](reading-group)).
-""", encoding="utf-8")
+{_untranslated(edition)}""", encoding="utf-8")
     (src / "reading-group.md").write_text(
         f"# {w['plan_title']}\n\n" + _readme_section(edition.plan_heading, edition.readme),
         encoding="utf-8")
@@ -269,6 +269,16 @@ def book_source(src: Path, edition: Edition = EN) -> None:
                                      encoding="utf-8")
 
 
+def _untranslated(edition: Edition) -> str:
+    """A line naming the notebooks that this edition does not have yet (with the English pages)."""
+    done = {p.name for p in notebooks(edition)}
+    missing = [p for p in notebooks(EN) if p.name not in done]
+    if edition is EN or not missing:
+        return ""
+    links = "、".join(f'<a href="../notebooks/{p.stem}.html">{p.name[:2]}</a>' for p in missing)
+    return f"\n尚未译成中文的笔记本（先读英文版）：{links}。\n"
+
+
 def book_pages(site: Path) -> list[Path]:
     return [*site.glob("*.html"), *site.glob("notebooks/*.html")]
 
@@ -298,10 +308,14 @@ def build_book(site: Path = SITE, edition: Edition = EN) -> Path:
 
 
 def counterpart(page: Path, edition_root: Path, edition: Edition) -> str:
-    """Relative link from a page of one edition to the same page of the other."""
+    """Relative link from a page of one edition to the same page of the other (to the other's
+    index where a notebook is not translated yet)."""
     rel = page.relative_to(edition_root).as_posix()
     up = "../" * rel.count("/")
-    return f"{up}zh/{rel}" if edition is EN else f"{up}../{rel}"
+    if edition is EN:
+        translated = {f"notebooks/{p.stem}.html" for p in notebooks(ZH)}
+        return f"{up}zh/{rel if not rel.startswith('notebooks/') or rel in translated else 'index.html'}"
+    return f"{up}../{rel}"
 
 
 def _add_language_switch(page: Path, edition_root: Path, edition: Edition) -> None:

@@ -1,7 +1,8 @@
 """The Chinese edition: notebooks/zh/NN_slug.ipynb, generated from the English notebook and
 translations/zh/NN_slug.md. This tool is the only writer of notebooks/zh/.
 
-    python tools/translate.py build [NN ...]    write notebooks/zh/ (refuses a stale or missing cell)
+    python tools/translate.py build [NN ...]    write notebooks/zh/ for every notebook whose translation
+                                                is complete (refuses a stale or missing cell)
     python tools/translate.py status [NN ...]   translated / stale / missing cells, with the English
                                                 change behind each stale one (from git history)
     python tools/translate.py skeleton NN ...   add an entry for every untranslated cell, holding
@@ -18,6 +19,10 @@ per Markdown cell, in the notebook's order:
 hex digits of the sha256 of the English text that the translation was made from. When that text
 changes, the entry is *stale* and the build refuses it until someone updates the translation and
 its ``en=`` (``status`` shows what changed in the English).
+
+A notebook belongs to the Chinese edition once its notebooks/zh/ file is committed; from then on
+every one of its cells must stay translated and fresh. A translation still in progress (entries
+marked TODO) must hold no stale or malformed entry, so that finished work cannot rot.
 """
 
 from __future__ import annotations
@@ -103,6 +108,10 @@ def translation_file(notebook: Path) -> Path:
 
 def edition_path(notebook: Path) -> Path:
     return EDITION / notebook.name
+
+
+def in_edition(notebook: Path) -> bool:
+    return edition_path(notebook).exists()
 
 
 def read_entries(path: Path) -> dict[str, Entry]:
@@ -269,11 +278,18 @@ def main(argv: list[str]) -> int:
         elif args.command == "skeleton":
             print(f"{notebook.name}: {skeleton(notebook)} entries to translate")
         else:
-            try:
-                print(f"wrote {build(notebook).relative_to(ROOT)}")
-            except ValueError as error:
-                print(error, file=sys.stderr)
+            report = check(notebook)
+            if report.ok or args.notebooks:
+                try:
+                    print(f"wrote {build(notebook).relative_to(ROOT)}")
+                except ValueError as error:
+                    print(error, file=sys.stderr)
+                    failed += 1
+            elif in_edition(notebook) or report.stale or report.errors:
+                print(describe(report), file=sys.stderr)
                 failed += 1
+            else:
+                print(f"{notebook.name}: not yet in the edition, {report.summary().split(': ')[1]}")
     return 1 if failed else 0
 
 
