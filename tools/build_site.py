@@ -195,14 +195,6 @@ def _nav_cell(path: Path, card: TitleCard, edition: Edition) -> nbformat.Noteboo
     return nbformat.v4.new_markdown_cell(f'<p class="ss-nav">{" · ".join(links)}</p>')
 
 
-def display_math_blocks(markdown: str) -> str:
-    """Give each ``$$…$$`` that starts a line a paragraph of its own. Jupyter renders one that
-    follows a line of text as display maths, but MyST (the book) reads it as ``$`` + inline maths
-    + ``$`` and the equation then runs into the next paragraph."""
-    text = re.sub(r"(?<=\n)(\$\$.+?\$\$)[ \t]*(?=\n|$)", r"\n\1\n", markdown, flags=re.S)
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
 def book_source(src: Path, edition: Edition = EN) -> None:
     """Write the Jupyter Book source of one edition: config, contents, index, plan, notebooks."""
     w = edition.words
@@ -216,9 +208,6 @@ def book_source(src: Path, edition: Edition = EN) -> None:
         card = cards[path.name[:2]] = title_card(path, edition.one_line)
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if "notes" not in tags(c)]
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                cell.source = display_math_blocks(cell.source)
         nb.cells.insert(1, _nav_cell(path, card, edition))
         nbformat.write(nb, src / "notebooks" / path.name)
     stems = {p.name[:2]: p.stem for p in notebooks(edition)}
