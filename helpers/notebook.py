@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -112,18 +113,17 @@ def setup(seed: int = 0) -> np.random.Generator:
     """Seed every random source with ``shifted_seed(seed)``, pin torch to one thread, set the
     print and figure style (:func:`house_style`); return ``rng(seed)``.
 
-    Make data with the returned ``numpy.random.Generator`` (torch's own RNG differs across CPU
-    code paths), and let torch's RNG drive only parameter initialisation.
+    Call it after the imports: torch is seeded and pinned if the notebook has imported it (a
+    notebook without torch does not pay the second it takes to import). Make data with the
+    returned ``numpy.random.Generator`` (torch's own RNG differs across CPU code paths), and let
+    torch's RNG drive only parameter initialisation.
     """
     s = shifted_seed(seed)
     random.seed(s)
     np.random.seed(s)  # for libraries that still use the legacy global state
     np.set_printoptions(precision=4, suppress=True)
-    try:
-        import torch
-    except ImportError:  # a notebook without torch need not pay for it
-        pass
-    else:
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.manual_seed(s)
         torch.set_num_threads(1)
         torch.set_printoptions(precision=4, sci_mode=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.build_site import title_card
+from tools.build_site import display_math_in_paragraph, title_card
 from tools.run_notebooks import KEEP_CELL_METADATA, source_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,8 @@ def test_normalised_metadata(notebook):
 
 def test_renders_on_nbviewer(notebook):
     """Static PNG figures only (nbviewer runs no widgets; SVG output carries volatile ids), and
-    math delimiters that pair up, so MathJax sees the formulas the author wrote."""
+    math delimiters that pair up, with display maths in a paragraph of its own (the book), so
+    MathJax sees the formulas the author wrote."""
     path, nb = notebook
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
@@ -104,6 +105,8 @@ def test_renders_on_nbviewer(notebook):
             text = re.sub(r"`[^`]*`", "", cell.source.replace("\\$", ""))
             assert text.count("$$") % 2 == 0, f"{path.name} cell {i}: unpaired $$"
             assert text.replace("$$", "").count("$") % 2 == 0, f"{path.name} cell {i}: unpaired $"
+            assert not display_math_in_paragraph(cell.source), (
+                f"{path.name} cell {i}: put blank lines around {display_math_in_paragraph(cell.source)}")
 
 
 def test_title_card_links_the_post(notebook):

@@ -185,6 +185,15 @@ def test_pages_load_nothing_from_the_network(site):
         assert "fonts.googleapis" not in page.read_text(encoding="utf-8")
 
 
+def test_no_stray_dollars_around_formulas(site):
+    """A formula the book's parser split wrongly shows its dollars as text next to a math span
+    (e.g. "text\n$$x$$" inside a paragraph)."""
+    for page in site_pages():
+        text = page.read_text(encoding="utf-8")
+        for stray in ('$<span class="math', '</span>$', '$<div class="math'):
+            assert stray not in text, f"{page.relative_to(SITE)}: {stray!r}"
+
+
 def test_every_local_link_resolves(site):
     """Navigation (sidebar, previous/next, index, decks' book links) and assets all exist."""
     broken = []

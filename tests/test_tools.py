@@ -3,6 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from tools.build_site import display_math_in_paragraph
 from tools.run_notebooks import helper_modules, normalise, slide_type, source_hash, stable_outputs
 
 
@@ -70,3 +71,12 @@ def test_seed_sweep_names_the_failing_cell(tmp_path):
     check(path, 0)
     with pytest.raises(CheckFailed, match=r"probe.ipynb with SCISPACES_SEED_OFFSET=3: code cell 2"):
         check(path, 3)
+
+
+def test_display_math_must_stand_in_its_own_paragraph():
+    ok = "Text:\n\n$$a=b$$\n\nmore text, and\n\n$$\\begin{aligned}a&=b\\\\c&=d\\end{aligned}$$"
+    multi = "Text:\n\n$$\na=b\n$$\n\n- item\n\n  $$c$$\n"
+    assert display_math_in_paragraph(ok) == [] and display_math_in_paragraph(multi) == []
+    assert display_math_in_paragraph("Text:\n$$a=b$$\n\nmore") == ["$$a=b$$"]
+    assert display_math_in_paragraph("Text:\n\n$$\na=b\n$$\nmore") == ["$$"]
+    assert display_math_in_paragraph("inline $$a$$ in a sentence") == []

@@ -5,6 +5,7 @@ import nbformat
 import pytest
 
 from tools import translate as tr
+from tools.build_site import display_math_in_paragraph
 
 NOTEBOOKS = tr.english_notebooks()
 EDITION = [p for p in NOTEBOOKS if tr.in_edition(p)]
@@ -35,6 +36,14 @@ def test_committed_chinese_notebook_is_the_generated_one(path):
     for a, b in zip(en.cells, zh.cells):
         if a.cell_type == "code":
             assert (a.source, a.outputs) == (b.source, b.outputs), f"code cell {a.id} differs"
+
+
+@pytest.mark.parametrize("path", EDITION, ids=lambda p: p.stem)
+def test_display_maths_stands_in_its_own_paragraph(path):
+    for cell in nbformat.read(tr.edition_path(path), as_version=4).cells:
+        if cell.cell_type == "markdown":
+            found = display_math_in_paragraph(cell.source)
+            assert not found, f"zh/{path.name} cell {cell.id}: put blank lines around {found}"
 
 
 def _tiny(tmp_path, monkeypatch, texts):

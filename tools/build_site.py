@@ -131,6 +131,23 @@ def tags(cell) -> list[str]:
     return list(cell.metadata.get("tags", []))
 
 
+def display_math_in_paragraph(markdown: str) -> list[str]:
+    """The display-maths blocks (``$$ ... $$``) that touch a line of text. MyST, the book's parser,
+    starts display maths only at a paragraph break: "text\n$$x$$" becomes text with stray dollars
+    (Jupyter and nbviewer do not mind), so such a block needs a blank line on either side."""
+    lines, found, start = markdown.split("\n"), [], None
+    for i, line in enumerate(lines):
+        if start is None and line.lstrip().startswith("$$"):
+            start = i
+        if start is not None and (line.count("$$") % 2 == 0 if i == start else "$$" in line):
+            before = lines[start - 1].strip() if start else ""
+            after = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if before or after:
+                found.append(lines[start].strip()[:60])
+            start = None
+    return found
+
+
 # --- assets --------------------------------------------------------------------------------------
 
 # MathJax 2 ships every font and output processor; the CommonHTML output needs only the TeX fonts.
