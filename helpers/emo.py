@@ -17,7 +17,8 @@ Contents
 - ``emo_official``: the official code's dense recipe (one-hot @ Ê), for checks and benchmarks.
 - ``transport_cost``, ``cosine_cost``: reference optimal transport (POT, or scipy's LP).
 - ``mix_optimum``: minimiser of E_P[-log q] + λ q·a over the simplex (notebook 01, Step 12).
-- ``SynonymTask``: the toy "synonym" language of the notebook, with exact metrics.
+- ``SynonymTask``: the toy "synonym" language of the notebook, with exact metrics, and its
+  bigram models trained under CE or EMO (``fit_bigram``); ``tempered``: sampling temperature.
 
 Arguments are checked by ``helpers._validate``; errors name the argument. Torch rule: the torch
 functions (``emo_loss``, ``emo_mix_loss``, ``emo_official``) are tensor in, tensor out, with
@@ -48,6 +49,7 @@ __all__ = [
     "cosine_cost",
     "mix_optimum",
     "SynonymTask",
+    "tempered",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -616,3 +618,70 @@ class SynonymTask:
             "precision": float(pi @ (Qc * logT).sum(1)),
             "entropy": float(pi @ -(Q * logQ).sum(1)),
         }
+
+    def fit_bigram(self, seq: np.ndarray, loss: str = "CE", steps: int = 400,
+                   seed: int = 0) -> np.ndarray:
+        """Logits (V×V, float64) of the bigram network ``Embedding(V, 32) → tanh → Linear(32, V)``
+        trained full-batch with Adam (lr 0.01) for ``steps`` steps on the (current, next) pairs of
+        ``seq`` (notebook 01, Step 15). ``loss``: "CE", "EMO mix" (``emo_mix_loss``) or "pure EMO"
+        (``emo_loss``), with ``cost_emb`` as the cost embeddings. The full-batch loss depends only
+        on the pair counts, so each step evaluates it once per distinct pair, weighted by the
+        pair's frequency. ``seed`` seeds torch, which draws only the initialisation; float32.
+
+        Raises: TypeError for a non-integer seq, steps or seed; ValueError for an unknown loss,
+        seq shorter than 2 or with ids outside [0, V), steps outside [0, 10⁵], seed < 0."""
+        import torch
+        import torch.nn.functional as F
+
+        name = _v.choice(loss, "loss", ("CE", "EMO mix", "pure EMO"))
+        seq = np.asarray(seq)
+        if seq.dtype.kind not in "iu":
+            raise TypeError(f"seq: expected integer token ids, got dtype {seq.dtype}")
+        if seq.ndim != 1 or seq.size < 2:
+            raise ValueError(f"seq: expected a 1-D sequence of >= 2 tokens, got shape {seq.shape}")
+        if seq.min() < 0 or seq.max() >= self.V:
+            raise ValueError(f"seq: token ids must lie in [0, {self.V})")
+        steps = _v.size(steps, "steps", low=0, high=10**5)
+        seed = _v.size(seed, "seed", low=0, high=2**63 - 1)
+        E = torch.from_numpy(self.cost_emb).float()
+        per_token = {
+            "CE": lambda zz, y: F.cross_entropy(zz, y, reduction="none"),
+            "EMO mix": lambda zz, y: emo_mix_loss(zz, y, E, reduction="none"),
+            "pure EMO": lambda zz, y: emo_loss(zz, y, E, reduction="none"),
+        }[name]
+        torch.manual_seed(seed)  # initialisation only
+        V = self.V
+        model = torch.nn.Sequential(torch.nn.Embedding(V, 32), torch.nn.Tanh(), torch.nn.Linear(32, V))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        pairs, counts = np.unique(seq[:-1] * V + seq[1:], return_counts=True)
+        x, y = torch.from_numpy(pairs // V), torch.from_numpy(pairs % V)
+        w = torch.from_numpy(counts / counts.sum()).float()
+        every = torch.arange(V)
+        for _ in range(steps):
+            value = (w * per_token(model(every)[x], y)).sum()
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+        with torch.no_grad():
+            return model(every).double().numpy()
+
+    def matched_temperature(self, logits: np.ndarray, precision: float) -> float:
+        """The sampling temperature T in [0.05, 3] at which ``tempered(logits, T)`` has the given
+        ``precision`` (``metrics``), by ``scipy.optimize.brentq`` (notebook 01, Step 15).
+
+        Raises: ValueError (from brentq) when no T in the bracket matches."""
+        from scipy import optimize
+
+        logits = _v.real_array(logits, "logits", ndim=2)
+        target = _v.real_scalar(precision, "precision")
+        return optimize.brentq(lambda T: self.metrics(tempered(logits, T))["precision"] - target,
+                               0.05, 3.0, xtol=1e-10)
+
+
+def tempered(logits: np.ndarray, T: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / T``: the next-token distributions sampled at temperature T.
+
+    Raises: TypeError for non-real input; ValueError for non-finite logits or T not finite > 0."""
+    z = _v.real_array(logits, "logits", ndim=2) / _v.real_scalar(T, "T", low=0.0, low_open=True)
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)

@@ -412,3 +412,47 @@ def test_namespace_and_light_import():
     code = "import sys, helpers.emo; print(any(m in sys.modules for m in ('torch', 'ot', 'scipy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- the toy language model (SynonymTask.fit_bigram) and its cached sweep, data/01_bigram_sweep.py
+
+def test_fit_bigram_rejects_bad_input():
+    task = emo.SynonymTask.make(np.random.default_rng(0), K=3, S=2, d=4)
+    seq = task.sample(50, np.random.default_rng(1))
+    with pytest.raises(ValueError, match="loss"):
+        task.fit_bigram(seq, "MSE")
+    with pytest.raises(TypeError, match="seq"):
+        task.fit_bigram(seq.astype(float))
+    with pytest.raises(ValueError, match="token ids"):
+        task.fit_bigram(np.array([0, task.V]))
+    with pytest.raises(ValueError, match="T"):
+        emo.tempered(np.zeros((2, 2)), 0.0)
+
+
+def test_fit_bigram_learns_the_pair_counts():
+    """With CE and many steps the bigram network approaches the empirical next-token law."""
+    task = emo.SynonymTask.make(np.random.default_rng(0), K=3, S=2, d=4)
+    seq = task.sample(400, np.random.default_rng(1))
+    counts = np.zeros((task.V, task.V))
+    np.add.at(counts, (seq[:-1], seq[1:]), 1)
+    seen = counts.sum(1) > 0
+    q = emo.tempered(task.fit_bigram(seq, "CE", steps=1500, seed=0))
+    empirical = counts[seen] / counts[seen].sum(1, keepdims=True)
+    assert np.abs(q[seen] - empirical).max() < 0.02
+
+
+def test_bigram_sweep_is_the_recorded_file_and_a_slice_reproduces_it():
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    digest = hashlib.sha256((data / "01_bigram_sweep.npz").read_bytes()).hexdigest()
+    assert digest == "4d9e596bc3f56a3f26cb8e03c97093daca0d83bd1d4e90820a3095ec677bad2e"
+    spec = importlib.util.spec_from_file_location("data01_bigram_sweep", data / "01_bigram_sweep.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with np.load(mod.OUT) as f:
+        cached = dict(f)
+    fresh = mod.run(draws=(0,), ns=(2000,), verbose=False)  # float32 training: 1e-2 allowed
+    assert mod.compare(cached, fresh) < mod.TOLERANCE
