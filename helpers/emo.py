@@ -634,6 +634,10 @@ class SynonymTask:
         import torch.nn.functional as F
 
         name = _v.choice(loss, "loss", ("CE", "EMO mix", "pure EMO"))
+        if _v.is_tensor(seq):
+            if seq.is_floating_point() or seq.is_complex():
+                raise TypeError(f"seq: expected integer token ids, got a {seq.dtype} tensor")
+            seq = seq.detach().cpu().numpy()
         seq = np.asarray(seq)
         if seq.dtype.kind not in "iu":
             raise TypeError(f"seq: expected integer token ids, got dtype {seq.dtype}")
@@ -669,19 +673,27 @@ class SynonymTask:
         """The sampling temperature T in [0.05, 3] at which ``tempered(logits, T)`` has the given
         ``precision`` (``metrics``), by ``scipy.optimize.brentq`` (notebook 01, Step 15).
 
-        Raises: ValueError (from brentq) when no T in the bracket matches."""
+        Raises: TypeError for non-real input; ValueError for logits that are not (V, V) and
+        finite, or a precision that no T in the bracket reaches."""
         from scipy import optimize
 
         logits = _v.real_array(logits, "logits", ndim=2)
+        if logits.shape != (self.V, self.V):
+            raise ValueError(f"logits: expected shape {(self.V, self.V)}, got {logits.shape}")
         target = _v.real_scalar(precision, "precision")
-        return optimize.brentq(lambda T: self.metrics(tempered(logits, T))["precision"] - target,
-                               0.05, 3.0, xtol=1e-10)
+        gap = lambda T: self.metrics(tempered(logits, T))["precision"] - target  # noqa: E731
+        lo, hi = gap(0.05), gap(3.0)
+        if lo * hi > 0:
+            raise ValueError(f"precision: {target:.4g} is not reached by any T in [0.05, 3] (from "
+                             f"{hi + target:.4g} at T = 3 to {lo + target:.4g} at T = 0.05)")
+        return optimize.brentq(gap, 0.05, 3.0, xtol=1e-10)
 
 
 def tempered(logits: np.ndarray, T: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``logits / T``: the next-token distributions sampled at temperature T.
 
     Raises: TypeError for non-real input; ValueError for non-finite logits or T not finite > 0."""
-    z = _v.real_array(logits, "logits", ndim=2) / _v.real_scalar(T, "T", low=0.0, low_open=True)
+    z = _v.real_array(logits, "logits", ndim=2, allow_empty=False) / _v.real_scalar(
+        T, "T", low=0.0, low_open=True)
     z = np.exp(z - z.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)

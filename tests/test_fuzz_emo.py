@@ -24,11 +24,16 @@ CALLS = {
     "transport_cost": Call(emo.transport_cost, P, np.array([0.5, 0.5]), COST),
     "cosine_cost": Call(emo.cosine_cost, np.array([[1.0, 0.0], [0.3, 0.4]])),
     "mix_optimum": Call(emo.mix_optimum, np.array([0.5, 0.5, 0.0]), np.array([0.5, 0.5, 0.3]), 2.0),
-    # the class: its constructor, its factory and its two methods (lambdas with the same names)
+    # the class: its constructor, its factory and its methods (lambdas with the same names)
     "SynonymTask": Call(emo.SynonymTask, TASK.T, TASK.S, TASK.cost_emb),
     "SynonymTask.make": Call(emo.SynonymTask.make, np.random.default_rng(1), 3, 2, 0.5, 2, 0.3),
     "SynonymTask.sample": Call(lambda n, rng: TASK.sample(n, rng), 5, np.random.default_rng(2)),
     "SynonymTask.metrics": Call(lambda Q: TASK.metrics(Q), np.full((6, 6), 1 / 6)),
+    "SynonymTask.fit_bigram": Call(lambda seq, loss, steps, seed: TASK.fit_bigram(seq, loss, steps, seed),
+                                   np.array([0, 1, 2, 3, 4, 5, 0]), "EMO mix", 3, 0),
+    "SynonymTask.matched_temperature": Call(lambda logits, precision: TASK.matched_temperature(
+        logits, precision), np.eye(6), TASK.metrics(emo.tempered(np.eye(6), 0.5))["precision"]),
+    "tempered": Call(emo.tempered, np.array([[0.0, 1.0], [2.0, -1.0]]), 0.5),
 }
 
 

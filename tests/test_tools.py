@@ -12,6 +12,9 @@ def test_helper_modules_finds_every_import_style():
                  "from helpers.notebook import setup", "helpers.attention_scale.f()\nhelpers.notebook.g()"]:
         assert {"attention_scale", "notebook"} <= set(helper_modules(code)), code
     assert helper_modules("from helpers import nosuchmodule") == []
+    # one import per line, as the notebooks write them: each line is its own import list
+    code = "from helpers import emo\nfrom helpers import notebook as nb\nfrom helpers import (cosine,\n    sgd)"
+    assert {"emo", "notebook", "cosine", "sgd"} <= set(helper_modules(code))
 
 
 def test_hash_changes_with_code_but_not_with_outputs_or_markdown():

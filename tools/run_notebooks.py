@@ -49,11 +49,13 @@ def helper_modules(code: str) -> list[str]:
     while todo:
         src = todo.pop()
         names = set(re.findall(r"\bhelpers\.(\w+)", src))
-        for group in re.findall(r"from\s+helpers\s+import\s+\(?([\w\s,]+)\)?", src):
+        # an import list spans lines only inside parentheses
+        imports = r"import\s+(?:\(([^)]*)\)|([\w \t,]+))"
+        groups = re.findall(r"from\s+helpers\s+" + imports, src)
+        groups += re.findall(r"^[ \t]*from\s+\.\s+" + imports, src, re.M)
+        for group in ("".join(g) for g in groups):
             names.update(n.split(" as ")[0].strip() for n in group.split(","))
         names.update(re.findall(r"^\s*from\s+\.(\w+)\s+import", src, re.M))
-        for group in re.findall(r"^\s*from\s+\.\s+import\s+\(?([\w\s,]+)\)?", src, re.M):
-            names.update(n.split(" as ")[0].strip() for n in group.split(","))
         for name in sorted(names - found):
             path = ROOT / "helpers" / f"{name}.py"
             if path.exists():
