@@ -438,7 +438,7 @@ def test_fit_bigram_learns_the_pair_counts():
     seen = counts.sum(1) > 0
     q = emo.tempered(task.fit_bigram(seq, "CE", steps=1500, seed=0))
     empirical = counts[seen] / counts[seen].sum(1, keepdims=True)
-    assert np.abs(q[seen] - empirical).max() < 0.02
+    assert np.abs(q[seen] - empirical).max() < 1e-3  # about 3e-5 for seeds 0-3
 
 
 def test_bigram_sweep_is_the_recorded_file_and_a_slice_reproduces_it():
