@@ -41,6 +41,9 @@ def pin_kernel_environment() -> None:
     os.environ.pop("SCISPACES_SEED_OFFSET", None)  # committed outputs are those of seed offset 0
 
 
+_IMPORT_LIST = r"import\s+(?:\(([^)]*)\)|([\w \t,]+))"  # spans lines only inside parentheses
+
+
 def helper_modules(code: str) -> list[str]:
     """Names of the ``helpers`` modules that a notebook's code uses, with the helpers modules
     those import in turn (``from . import x``, ``from ._validate import y``)."""
@@ -49,10 +52,8 @@ def helper_modules(code: str) -> list[str]:
     while todo:
         src = todo.pop()
         names = set(re.findall(r"\bhelpers\.(\w+)", src))
-        # an import list spans lines only inside parentheses
-        imports = r"import\s+(?:\(([^)]*)\)|([\w \t,]+))"
-        groups = re.findall(r"from\s+helpers\s+" + imports, src)
-        groups += re.findall(r"^[ \t]*from\s+\.\s+" + imports, src, re.M)
+        groups = re.findall(r"from\s+helpers\s+" + _IMPORT_LIST, src)
+        groups += re.findall(r"^[ \t]*from\s+\.\s+" + _IMPORT_LIST, src, re.M)
         for group in ("".join(g) for g in groups):
             names.update(n.split(" as ")[0].strip() for n in group.split(","))
         names.update(re.findall(r"^\s*from\s+\.(\w+)\s+import", src, re.M))
