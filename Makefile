@@ -27,7 +27,7 @@ lab: setup          ## JupyterLab on notebooks/, in the project's environment
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: setup browser ## unit tests, strict nbval (twice: this CPU's kernels and old ones), seed sweep, site
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 OFFSETS ?= 1 2
 seeds: setup        ## re-execute every notebook with its seeds shifted by each of OFFSETS (no compare)

@@ -30,6 +30,23 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
+# pytest-xdist hands out whole files (`make test`: --dist loadfile --no-loadscope-reorder) in this
+# order. The three files that re-execute or render every notebook take minutes each; started last,
+# one of them would keep a worker busy while the other idles, so they go first and the many
+# short files fill in behind them.
+HEAVY_FIRST = ("tests/test_seed_sweep.py", "tests/test_portability.py", "tests/test_site.py",
+               "notebooks/")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next((i for i, head in enumerate(HEAVY_FIRST) if path.startswith(head)),
+                    len(HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
+
 def pytest_runtest_logreport(report):
     # Runs in the main process under pytest-xdist too: each notebook cell is one call report.
     if report.when == "call" and report.location[0].endswith(".ipynb"):
