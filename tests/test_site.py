@@ -226,7 +226,7 @@ def platform_fonts(page, selector: str) -> list[str]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]  # querySelector needs no tree
     node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
     assert node, f"no element {selector}"
     fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
