@@ -2,7 +2,8 @@
 
 Every seed a notebook uses goes through :func:`shifted_seed` (or :func:`rng`), so that the seed sweep
 (``make seeds``) can re-run the whole notebook on other draws by setting ``SEED_OFFSET_VAR`` in the
-environment; a check that then fails verified one draw, not the claim.
+environment; a check that then fails verified one draw, not the claim. The sweep compares no
+outputs, so it also sets ``FIGURES_VAR`` to "off": figures are still built, but not drawn to PNG.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import sys
 
 import numpy as np
 
-__all__ = ["SEED_OFFSET_VAR", "PALETTE", "MARKERS", "LINESTYLES", "seed_offset", "shifted_seed", "rng",
-           "setup", "house_style", "fmt", "below"]
+__all__ = ["SEED_OFFSET_VAR", "FIGURES_VAR", "PALETTE", "MARKERS", "LINESTYLES", "seed_offset",
+           "shifted_seed", "rng", "setup", "house_style", "fmt", "below"]
 
 SEED_OFFSET_VAR = "SCISPACES_SEED_OFFSET"
 """Name of the environment variable whose integer value is added to every seed (default 0)."""
+
+FIGURES_VAR = "SCISPACES_FIGURES"
+"""Name of the environment variable that, set to "off", keeps inline figures from being drawn."""
 
 # Okabe & Ito (2008), the colour-blind-safe palette; yellow last (weak on white).
 PALETTE = {
@@ -101,6 +105,8 @@ def _png_at_1_5x(fig) -> tuple[bytes, dict] | None:
 
     if not fig.axes and not fig.lines and not fig.patches and not fig.images:
         return None  # an empty figure shows nothing, as with the stock formatter
+    if os.environ.get(FIGURES_VAR) == "off":
+        return None  # the seed sweep: built, not drawn (the output shows only its text form)
     buf = io.BytesIO()
     fig.canvas.print_figure(buf, format="png", dpi=1.5 * fig.dpi, bbox_inches="tight",
                             facecolor="white")

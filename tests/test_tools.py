@@ -76,6 +76,19 @@ def test_seed_sweep_names_the_failing_cell(tmp_path):
         check(path, 3)
 
 
+def test_the_seed_sweep_builds_figures_without_drawing_them(monkeypatch):
+    from matplotlib.figure import Figure
+
+    from helpers.notebook import FIGURES_VAR, _png_at_1_5x
+
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1])
+    png, size = _png_at_1_5x(fig)
+    assert png.startswith(b"\x89PNG") and size["width"] > 0  # drawn, at its displayed size
+    monkeypatch.setenv(FIGURES_VAR, "off")
+    assert _png_at_1_5x(fig) is None
+
+
 def test_display_math_must_stand_in_its_own_paragraph():
     ok = "Text:\n\n$$a=b$$\n\nmore text, and\n\n$$\\begin{aligned}a&=b\\\\c&=d\\end{aligned}$$"
     multi = "Text:\n\n$$\na=b\n$$\n\n- item\n\n  $$c$$\n"

@@ -39,6 +39,7 @@ def pin_kernel_environment() -> None:
     os.environ.update(KERNEL_ENV)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
     os.environ.pop("SCISPACES_SEED_OFFSET", None)  # committed outputs are those of seed offset 0
+    os.environ.pop("SCISPACES_FIGURES", None)  # and carry their figures
 
 
 _IMPORT_LIST = r"import\s+(?:\(([^)]*)\)|([\w \t,]+))"  # spans lines only inside parentheses
