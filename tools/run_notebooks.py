@@ -22,6 +22,10 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from helpers.notebook import FIGURES_VAR, SEED_OFFSET_VAR  # noqa: E402
+
 KEEP_CELL_METADATA = ("tags", "slideshow", "jupyter")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -38,8 +42,8 @@ def pin_kernel_environment() -> None:
     """Make the kernels started from this process reproducible (call before starting one)."""
     os.environ.update(KERNEL_ENV)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
-    os.environ.pop("SCISPACES_SEED_OFFSET", None)  # committed outputs are those of seed offset 0
-    os.environ.pop("SCISPACES_FIGURES", None)  # and carry their figures
+    os.environ.pop(SEED_OFFSET_VAR, None)  # committed outputs are those of seed offset 0
+    os.environ.pop(FIGURES_VAR, None)  # and carry their figures
 
 
 _IMPORT_LIST = r"import\s+(?:\(([^)]*)\)|([\w \t,]+))"  # spans lines only inside parentheses
